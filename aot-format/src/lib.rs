@@ -1,0 +1,31 @@
+//! kiln's shared vocabulary, with no Cranelift dependency.
+//!
+//! Everything that the interpreter, the Cranelift translator (JIT and `aotc`)
+//! and the runtime must agree on lives here, defined exactly once:
+//!
+//! * [`index`]: entity index newtypes (`FuncIndex`, `DefinedFuncIndex`, ...).
+//! * [`trap`]: [`TrapCode`], with the spec's message for each kind and a
+//!   stable one-byte encoding used by trap tables and `.aot` files.
+//! * [`types`]: value, function, table, memory and global types.
+//! * [`module`]: the module metadata ([`ModuleInfo`]) decoded from a wasm
+//!   binary with `wasmparser`, and its validation (Wasm 2.0 feature set).
+//! * [`vm`]: the `#[repr(C)]` structures native code and the interpreter
+//!   touch (`VMFuncRef`, `VMMemoryDefinition`, ...) and [`VMOffsets`], the
+//!   layout of a VMContext, both generated from one declaration.
+//!
+//! The `.aot` file format itself joins this crate with the `aotc` issue.
+
+pub mod index;
+pub mod module;
+pub mod trap;
+pub mod types;
+pub mod vm;
+
+pub use index::*;
+pub use module::{
+    ConstExpr, ConstOp, DataSegment, DataSegmentKind, ElemItems, ElemSegment, ElemSegmentKind,
+    EntityIndex, Export, FunctionBody, Import, ModuleError, ModuleInfo, WasmFeatureSet,
+};
+pub use trap::TrapCode;
+pub use types::*;
+pub use vm::{VMOffsets, PtrSize};
