@@ -19,8 +19,6 @@
 //! memory_ptrs       [*mut VMMemoryDefinition; num_memories]
 //! table_ptrs        [*mut VMTableDefinition; num_tables]
 //! global_ptrs       [*mut VMGlobalDefinition; num_globals]
-//! memories          [VMMemoryDefinition; num_defined_memories]
-//! tables            [VMTableDefinition; num_defined_tables]
 //! globals           [VMGlobalDefinition; num_defined_globals]   16-byte aligned
 //! func_refs         [VMFuncRef; num_defined_funcs]
 //! ```
@@ -28,6 +26,10 @@
 //! Every access to a function, memory, table or global — from any tier —
 //! goes through the `*_ptrs` array, so imported and defined entities look
 //! alike, and a tier-up only changes the entries of a `VMFuncRef`.
+//! Memory and table definitions live in store-owned objects at stable
+//! addresses (a memory's definition changes when it grows, a table's when it
+//! grows; every instance that imports them sees the change at once); defined
+//! globals and function references live inline in the VMContext.
 
 use crate::module::ModuleInfo;
 use crate::VMSharedTypeIndex;
@@ -281,8 +283,6 @@ pub struct VMOffsets {
     pub memory_ptrs: u32,
     pub table_ptrs: u32,
     pub global_ptrs: u32,
-    pub defined_memories: u32,
-    pub defined_tables: u32,
     pub defined_globals: u32,
     pub func_refs: u32,
     /// Total size of the VMContext in bytes.
@@ -329,8 +329,6 @@ impl VMOffsets {
         let memory_ptrs = take(p, p * nm);
         let table_ptrs = take(p, p * nt);
         let global_ptrs = take(p, p * ng);
-        let defined_memories = take(memory.align, memory.size * ndm);
-        let defined_tables = take(table.align, table.size * ndt);
         let defined_globals = take(global.align, global.size * ndg);
         let func_refs = take(func_ref.align, func_ref.size * ndf);
         let size = align_up(off, 16);
@@ -353,8 +351,6 @@ impl VMOffsets {
             memory_ptrs,
             table_ptrs,
             global_ptrs,
-            defined_memories,
-            defined_tables,
             defined_globals,
             func_refs,
             size,
@@ -380,16 +376,6 @@ impl VMOffsets {
     #[inline]
     pub fn global_ptr(&self, index: u32) -> u32 {
         self.global_ptrs + index * self.ptr.0 as u32
-    }
-    /// Offset of the defined memory `index`'s [`VMMemoryDefinition`].
-    #[inline]
-    pub fn defined_memory(&self, index: u32) -> u32 {
-        self.defined_memories + index * self.memory.size
-    }
-    /// Offset of the defined table `index`'s [`VMTableDefinition`].
-    #[inline]
-    pub fn defined_table(&self, index: u32) -> u32 {
-        self.defined_tables + index * self.table.size
     }
     /// Offset of the defined global `index`'s [`VMGlobalDefinition`].
     #[inline]
@@ -433,9 +419,7 @@ mod tests {
         assert!(o.memory_ptrs >= o.func_ptr(5));
         assert!(o.table_ptrs >= o.memory_ptr(1));
         assert!(o.global_ptrs >= o.table_ptr(2));
-        assert!(o.defined_memories >= o.global_ptr(3));
-        assert!(o.defined_tables >= o.defined_memory(1));
-        assert!(o.defined_globals >= o.defined_table(1));
+        assert!(o.defined_globals >= o.global_ptr(3));
         assert_eq!(o.defined_globals % 16, 0);
         assert!(o.func_refs >= o.defined_global(2));
         assert_eq!(o.size, (o.func_ref(3) + 15) / 16 * 16);

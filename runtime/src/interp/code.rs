@@ -1,0 +1,188 @@
+//! The interpreter's internal code: a register machine over frame slots.
+//!
+//! A function's frame is an array of 8-byte slots:
+//!
+//! ```text
+//! fp[0 .. params)                 parameters (the caller's argument temps: zero-copy calls)
+//! fp[params .. locals)            declared locals, zeroed on entry
+//! fp[locals .. locals + consts)   the function's constant pool, copied on entry
+//! fp[temps ..]                    the operand stack: the value at height h lives in temps + h
+//! ```
+//!
+//! Every instruction names its operands by slot, so `local.get` and
+//! constants cost nothing at run time, and `local.set` usually retargets the
+//! instruction that computed the value. Branch targets are resolved indices
+//! into the function's code. Results are returned in `fp[0 ..]`, which is
+//! where the caller's argument temps were.
+
+use std::sync::atomic::AtomicU32;
+
+/// A frame slot index relative to the frame pointer.
+pub type Slot = u32;
+
+macro_rules! define_instrs {
+    (
+        binary: [$($bin:ident),* $(,)?],
+        unary: [$($un:ident),* $(,)?],
+        load: [$($ld:ident),* $(,)?],
+        store: [$($st:ident),* $(,)?],
+        branch_cmp: [$($bc:ident),* $(,)?],
+        with_dst: { $( $(#[$dm:meta])* $dv:ident { dst: Slot $(, $df:ident : $dt:ty)* }, )* }
+        other: { $( $(#[$om:meta])* $ov:ident $({ $($of:ident : $ot:ty),* })?, )* }
+    ) => {
+        /// One interpreter instruction (16 bytes).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Instr {
+            $( #[doc = concat!("`", stringify!($bin), "`: `dst = a op b`.")] $bin { dst: Slot, a: Slot, b: Slot }, )*
+            $( #[doc = concat!("`", stringify!($un), "`: `dst = op src`.")] $un { dst: Slot, src: Slot }, )*
+            $( #[doc = concat!("`", stringify!($ld), "` from memory 0 at `addr + offset`.")] $ld { dst: Slot, addr: Slot, offset: u32 }, )*
+            $( #[doc = concat!("`", stringify!($st), "` to memory 0 at `addr + offset`.")] $st { addr: Slot, src: Slot, offset: u32 }, )*
+            $( #[doc = concat!("Fused i32 compare and branch: jump to `target` if `", stringify!($bc), "(a, b)`.")] $bc { a: Slot, b: Slot, target: u32 }, )*
+            $( $(#[$dm])* $dv { dst: Slot $(, $df: $dt)* }, )*
+            $( $(#[$om])* $ov $({ $($of: $ot),* })?, )*
+        }
+
+        impl Instr {
+            /// The slot this instruction writes its single result to, if it
+            /// has one that may be retargeted.
+            pub fn dst_mut(&mut self) -> Option<&mut Slot> {
+                match self {
+                    $( Instr::$bin { dst, .. } => Some(dst), )*
+                    $( Instr::$un { dst, .. } => Some(dst), )*
+                    $( Instr::$ld { dst, .. } => Some(dst), )*
+                    $( Instr::$dv { dst, .. } => Some(dst), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+define_instrs! {
+    binary: [
+        I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+        I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+        F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge,
+        F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge,
+        I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU, I32And, I32Or, I32Xor,
+        I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+        I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU, I64And, I64Or, I64Xor,
+        I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+        F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign,
+        F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign,
+    ],
+    unary: [
+        I32Eqz, I64Eqz, I32Clz, I32Ctz, I32Popcnt, I64Clz, I64Ctz, I64Popcnt,
+        F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
+        F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt,
+        I32WrapI64, I32TruncF32S, I32TruncF32U, I32TruncF64S, I32TruncF64U,
+        I64ExtendI32S, I64ExtendI32U, I64TruncF32S, I64TruncF32U, I64TruncF64S, I64TruncF64U,
+        F32ConvertI32S, F32ConvertI32U, F32ConvertI64S, F32ConvertI64U, F32DemoteF64,
+        F64ConvertI32S, F64ConvertI32U, F64ConvertI64S, F64ConvertI64U, F64PromoteF32,
+        I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
+        I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
+        I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+        RefIsNull,
+        Copy,
+    ],
+    load: [
+        I32Load, I64Load, F32Load, F64Load,
+        I32Load8S, I32Load8U, I32Load16S, I32Load16U,
+        I64Load8S, I64Load8U, I64Load16S, I64Load16U, I64Load32S, I64Load32U,
+    ],
+    store: [I32Store, I64Store, F32Store, F64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32],
+    branch_cmp: [BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU, BrI32GeS, BrI32GeU],
+    with_dst: {
+        /// `select`: `dst = cond != 0 ? a : b`; `b` is in the following `Aux`.
+        Select { dst: Slot, cond: Slot, a: Slot },
+        /// `global.get`.
+        GlobalGet { dst: Slot, global: u32 },
+        /// `memory.size` of memory `mem`, in pages.
+        MemorySize { dst: Slot, mem: u32 },
+        /// `memory.grow` of memory `mem` by `delta` pages; old size or -1.
+        MemoryGrow { dst: Slot, delta: Slot, mem: u32 },
+        /// `table.get`.
+        TableGet { dst: Slot, index: Slot, table: u32 },
+        /// `table.size`.
+        TableSize { dst: Slot, table: u32 },
+        /// `table.grow` by `delta` elements of `init`; table in `Aux.a`.
+        TableGrow { dst: Slot, init: Slot, delta: Slot },
+        /// `ref.func`: the function's `VMFuncRef` pointer.
+        RefFunc { dst: Slot, func: u32 },
+    }
+    other: {
+        /// `unreachable`: traps.
+        Unreachable,
+        /// Operand words of the preceding instruction.
+        Aux { a: u32, b: u32, c: u32 },
+        /// Jump.
+        Br { target: u32 },
+        /// Jump if `cond != 0`.
+        BrIfNez { cond: Slot, target: u32 },
+        /// Jump if `cond == 0`.
+        BrIfEqz { cond: Slot, target: u32 },
+        /// `br_table`: followed by `len + 1` `Br` entries; jumps to entry
+        /// `min(index, len)`.
+        BrTable { index: Slot, len: u32 },
+        /// A loop header: back-edges jump here; charges the hotness count.
+        LoopHeader,
+        /// Return without results.
+        Return0,
+        /// Return one result from `src`.
+        Return1 { src: Slot },
+        /// Return `n` results from `src ..`.
+        ReturnN { src: Slot, n: u32 },
+        /// Call function `func` with arguments (and then results) at `args ..`.
+        Call { func: u32, args: Slot },
+        /// `call_indirect` of type `ty` through table `Aux.a` at `index`.
+        CallIndirect { ty: u32, index: Slot, args: Slot },
+        /// `global.set`.
+        GlobalSet { global: u32, src: Slot },
+        /// `table.set`.
+        TableSet { table: u32, index: Slot, src: Slot },
+        /// `memory.fill(dst, val, len)` on memory `Aux.a`.
+        MemoryFill { dst: Slot, val: Slot, len: Slot },
+        /// `memory.copy(dst, src, len)` from memory `Aux.b` to `Aux.a`.
+        MemoryCopy { dst: Slot, src: Slot, len: Slot },
+        /// `memory.init(dst, src, len)` of segment `Aux.b` into memory `Aux.a`.
+        MemoryInit { dst: Slot, src: Slot, len: Slot },
+        /// `data.drop`.
+        DataDrop { data: u32 },
+        /// `table.fill(i, val, n)` on table `Aux.a`.
+        TableFill { index: Slot, val: Slot, len: Slot },
+        /// `table.copy(dst, src, len)` from table `Aux.b` to `Aux.a`.
+        TableCopy { dst: Slot, src: Slot, len: Slot },
+        /// `table.init(dst, src, len)` of segment `Aux.b` into table `Aux.a`.
+        TableInit { dst: Slot, src: Slot, len: Slot },
+        /// `elem.drop`.
+        ElemDrop { elem: u32 },
+    }
+}
+
+/// A translated function.
+#[derive(Debug)]
+pub struct InterpFunc {
+    /// The code; the last instruction is a return.
+    pub code: Box<[Instr]>,
+    /// Parameter slots.
+    pub params: u32,
+    /// Parameter plus declared-local slots.
+    pub locals: u32,
+    /// The constant pool, copied to `fp[locals ..]` on entry.
+    pub consts: Box<[u64]>,
+    /// Slots the frame needs in all.
+    pub frame_size: u32,
+    /// Hotness: charged once per entry and once per loop iteration. The
+    /// tier-up issue compares it with a threshold. Updated with relaxed
+    /// load + store (not a read-modify-write): a lost increment under a race
+    /// only delays a tier-up.
+    pub hotness: AtomicU32,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instr_is_16_bytes() {
+        assert_eq!(core::mem::size_of::<super::Instr>(), 16);
+    }
+}

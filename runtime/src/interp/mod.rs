@@ -1,0 +1,185 @@
+//! The interpreter tier.
+//!
+//! * [`code`]: the register-machine instruction set and [`InterpFunc`].
+//! * [`translate`]: wasm → interpreter code, once per function, lazily at
+//!   its first call.
+//! * [`exec`]: the execution loop.
+//!
+//! The interpreter works on the same VMContext, memories, tables and
+//! globals as native code, and enters and leaves through the array-call
+//! ABI ([`interp_array_call`] is the `array_call` entry of every function
+//! that has no native code), so a tier-up only swaps a funcref's entries.
+
+pub mod code;
+pub(crate) mod exec;
+pub mod translate;
+
+use crate::error::{Error, Trap};
+use crate::instance::Instance;
+use crate::store::StoreOpaque;
+use code::{Instr, InterpFunc};
+use exec::Unwind;
+use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
+use kiln_aot_format::TrapCode;
+
+/// Host stack that nested host→wasm→host→… activations may use, in bytes.
+/// Beyond it, a new activation traps with "call stack exhausted" instead
+/// of overflowing the host stack.
+const HOST_STACK_BUDGET: usize = 512 * 1024;
+
+/// A caller's state saved across a wasm→wasm call.
+#[derive(Clone, Copy)]
+pub(crate) struct Frame {
+    pub func: *const InterpFunc,
+    pub inst: *mut Instance,
+    pub pc: *const Instr,
+    pub fp: *mut u64,
+    pub func_index: u32,
+}
+
+/// The interpreter's stack of one store: value slots and frame records,
+/// shared by nested activations (each starts above the previous one's top).
+pub struct InterpStack {
+    slots: Box<[u64]>,
+    pub(crate) frames: Vec<Frame>,
+    /// First free slot for a new activation.
+    pub(crate) top: usize,
+    pub(crate) max_frames: usize,
+    /// Stack address below which a new activation traps.
+    host_stack_limit: usize,
+    depth: usize,
+    max_slots: usize,
+}
+
+// SAFETY: the raw pointers in `frames` point into the owning store (its
+// instances and this stack), which moves between threads as a whole.
+unsafe impl Send for InterpStack {}
+
+impl InterpStack {
+    /// A stack allowing `max_wasm_stack` bytes of interpreter frames.
+    pub fn new(max_wasm_stack: usize) -> InterpStack {
+        InterpStack {
+            slots: Box::new([]),
+            frames: Vec::new(),
+            top: 0,
+            // A frame costs at least its 40-byte record and one slot.
+            max_frames: (max_wasm_stack / 48).max(16),
+            host_stack_limit: 0,
+            depth: 0,
+            max_slots: (max_wasm_stack / 8).max(1024),
+        }
+    }
+
+    pub(crate) fn base(&mut self) -> *mut u64 {
+        self.slots.as_mut_ptr()
+    }
+
+    pub(crate) fn end(&mut self) -> *mut u64 {
+        // SAFETY: one past the end of the slot array.
+        unsafe { self.slots.as_mut_ptr().add(self.slots.len()) }
+    }
+
+    fn ensure_allocated(&mut self) {
+        if self.slots.is_empty() {
+            // Zeroed allocation: pages are only touched when used.
+            self.slots = vec![0u64; self.max_slots].into_boxed_slice();
+        }
+    }
+}
+
+fn approx_sp() -> usize {
+    let marker = 0u8;
+    core::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// The array-call entry of every interpreted function (see
+/// [`kiln_aot_format::vm::VMArrayCallFn`]).
+///
+/// # Safety
+/// `callee` is a live funcref of a defined function of a live instance;
+/// `args` holds `args_len >= max(params, results)` slots.
+pub unsafe extern "C" fn interp_array_call(
+    callee: *const VMFuncRef,
+    _caller_vmctx: *mut VMContext,
+    args: *mut ValRaw,
+    args_len: usize,
+) -> bool {
+    // SAFETY: per the contract, the funcref's vmctx is an instance's.
+    let inst = unsafe { Instance::from_vmctx((*callee).vmctx) };
+    // SAFETY: a live instance points to its live store.
+    let store = unsafe { (*inst).store() };
+    // SAFETY: as above.
+    let func_index = unsafe { (*callee).func_index };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: forwarded contract.
+        unsafe { enter(store, inst, func_index, args, args_len) }
+    }));
+    match result {
+        Ok(Ok(())) => true,
+        Ok(Err(Unwind::Pending)) => false,
+        Ok(Err(Unwind::Trap(trap))) => {
+            // SAFETY: the activation is over; nothing else borrows the store.
+            unsafe { (*store).pending_error = Some(Error::trap(trap)) };
+            false
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            // SAFETY: as above.
+            unsafe { (*store).pending_error = Some(Error::msg(format!("internal error in kiln's interpreter: {msg}"))) };
+            false
+        }
+    }
+}
+
+/// Starts an activation of function `func_index` of `inst`.
+///
+/// # Safety
+/// As for [`interp_array_call`].
+unsafe fn enter(
+    store: *mut StoreOpaque,
+    inst: *mut Instance,
+    func_index: u32,
+    args: *mut ValRaw,
+    args_len: usize,
+) -> Result<(), Unwind> {
+    // SAFETY: the store is live and not otherwise borrowed during guest
+    // execution; the stack lives inside it.
+    unsafe {
+        let stack: *mut InterpStack = &mut (*store).interp;
+        let func = (*inst).interp_func(func_index)?;
+        let ty = (*inst).func_type(func_index);
+        let (params, results) = (ty.params.len(), ty.results.len());
+        if args_len < params.max(results) {
+            return Err(TrapCode::InternalError.into());
+        }
+        (*stack).ensure_allocated();
+        let sp = approx_sp();
+        if (*stack).depth == 0 {
+            (*stack).host_stack_limit = sp.saturating_sub(HOST_STACK_BUDGET);
+        } else if sp < (*stack).host_stack_limit {
+            return Err(TrapCode::StackOverflow.into());
+        }
+        let top = (*stack).top;
+        let fp = (*stack).base().add(top);
+        if top + (*func).frame_size as usize > (&(*stack).slots).len() {
+            return Err(TrapCode::StackOverflow.into());
+        }
+        core::ptr::copy_nonoverlapping(args as *const u64, fp, params);
+        (*stack).depth += 1;
+        let r = exec::run(store, stack, inst, func, func_index, fp);
+        (*stack).depth -= 1;
+        r?;
+        core::ptr::copy_nonoverlapping(fp as *const u64, args as *mut u64, results);
+        Ok(())
+    }
+}
+
+impl From<Trap> for Unwind {
+    fn from(t: Trap) -> Self {
+        Unwind::Trap(t)
+    }
+}

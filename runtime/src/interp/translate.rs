@@ -1,0 +1,1066 @@
+//! Translation of one validated function body into interpreter code
+//! ([`InterpFunc`]), done once, at the function's first call.
+//!
+//! The translator keeps a compile-time operand stack whose entries are
+//! either *lazy* (a local or a constant-pool slot, read in place by the
+//! instruction that consumes it) or a *temp* living in its canonical slot
+//! `temps + height`. Invariants that keep this sound:
+//!
+//! * Before a local is written, every lazy reference to it on the stack is
+//!   materialised (copied to its temp) so it keeps the old value.
+//! * At every block entry all lazy locals are materialised, so the entries
+//!   below a block's base never change inside it, whatever path runs; block
+//!   parameters are fully materialised.
+//! * Values carried by a branch are copied to the target label's canonical
+//!   slots (`temps + label height + i`) on the taken path only.
+//!
+//! Peepholes: `local.set`/`local.tee` retarget the instruction that just
+//! computed the value; `br_if`/`if` fuse with a preceding i32 comparison
+//! or `i32.eqz`.
+
+use super::code::{Instr, InterpFunc, Slot};
+use kiln_aot_format::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU32;
+use wasmparser::{BinaryReader, BlockType, FunctionBody, Operator};
+
+/// Largest frame (in slots) the interpreter accepts for one function.
+const MAX_FRAME_SLOTS: u32 = 1 << 24;
+
+/// Translates defined function `def` of a validated module.
+///
+/// # Errors
+/// Only for implementation limits (a frame over 2^24 slots) or constructs
+/// the interpreter does not execute (SIMD); the module was validated before.
+pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<InterpFunc, ModuleError> {
+    let body_range = info
+        .function_bodies
+        .get(def.index())
+        .ok_or_else(|| err(0, "function body out of range"))?
+        .range
+        .clone();
+    let body = FunctionBody::new(BinaryReader::new(&wasm[body_range.clone()], body_range.start as u64));
+    let ty = info.func_type(info.func_index(def));
+    let mut locals = ty.params.len() as u64;
+    for t in ty.params.iter() {
+        check_type(*t, body_range.start as u64)?;
+    }
+    let mut local_types: Vec<WasmValType> = ty.params.to_vec();
+    for local in body.get_locals_reader()? {
+        let (count, vt) = local?;
+        let vt = WasmValType::from_wasmparser(vt).ok_or_else(|| err(body_range.start as u64, "unsupported local type"))?;
+        check_type(vt, body_range.start as u64)?;
+        locals += count as u64;
+        if locals > MAX_FRAME_SLOTS as u64 {
+            return Err(err(body_range.start as u64, "function has too many locals for the interpreter"));
+        }
+        local_types.extend(std::iter::repeat_n(vt, count as usize));
+    }
+    let locals = locals as u32;
+
+    // Pre-scan: an upper bound of the constant pool, so that the temps can
+    // start right after it.
+    let mut const_cap = 0u32;
+    let mut ops = body.get_operators_reader()?;
+    while !ops.eof() {
+        if matches!(
+            ops.read()?,
+            Operator::I32Const { .. }
+                | Operator::I64Const { .. }
+                | Operator::F32Const { .. }
+                | Operator::F64Const { .. }
+                | Operator::RefNull { .. }
+        ) {
+            const_cap += 1;
+        }
+    }
+    if locals as u64 + const_cap as u64 > MAX_FRAME_SLOTS as u64 {
+        return Err(err(body_range.start as u64, "function is too large for the interpreter"));
+    }
+
+    let mut t = Translator {
+        info,
+        code: Vec::new(),
+        stack: Vec::new(),
+        ctrl: Vec::new(),
+        locals,
+        temps: locals + const_cap,
+        max_height: 0,
+        consts: Vec::new(),
+        const_map: HashMap::new(),
+        dead_depth: 0,
+        last: None,
+    };
+    t.ctrl.push(Ctrl {
+        kind: CtrlKind::Func,
+        height: 0,
+        params: 0,
+        results: ty.results.len() as u32,
+        start: 0,
+        fixups: Vec::new(),
+        else_fixup: None,
+        unreachable: false,
+        has_else: false,
+    });
+    let mut ops = body.get_operators_reader()?;
+    while !ops.eof() {
+        let offset = ops.original_position() as u64;
+        let op = ops.read()?;
+        t.op(op, offset)?;
+    }
+    let frame_size = t.temps as u64 + t.max_height as u64 + 1;
+    let frame_size = frame_size.max(ty.results.len() as u64);
+    if frame_size > MAX_FRAME_SLOTS as u64 {
+        return Err(err(body_range.start as u64, "function frame is too large for the interpreter"));
+    }
+    Ok(InterpFunc {
+        code: t.code.into_boxed_slice(),
+        params: ty.params.len() as u32,
+        locals,
+        consts: t.consts.into_boxed_slice(),
+        frame_size: frame_size as u32,
+        hotness: AtomicU32::new(0),
+    })
+}
+
+fn err(offset: u64, message: &str) -> ModuleError {
+    ModuleError { offset, message: message.to_string() }
+}
+
+fn check_type(t: WasmValType, offset: u64) -> Result<(), ModuleError> {
+    if t == WasmValType::V128 {
+        Err(err(offset, "SIMD (v128) is not supported by kiln's interpreter yet"))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Operand {
+    /// Read in place from a local's slot.
+    Local(Slot),
+    /// Read in place from a constant-pool slot.
+    Const(Slot),
+    /// In its canonical slot `temps + height`.
+    Temp,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CtrlKind {
+    Func,
+    Block,
+    Loop,
+    If,
+}
+
+struct Ctrl {
+    kind: CtrlKind,
+    /// Operand stack height below the block's parameters.
+    height: u32,
+    params: u32,
+    results: u32,
+    /// Code index of a loop's header.
+    start: u32,
+    /// Branches to patch with the end's index.
+    fixups: Vec<usize>,
+    /// An `if`'s branch to its `else` (or end).
+    else_fixup: Option<usize>,
+    /// The rest of this block (until `else`/`end`) cannot be reached.
+    unreachable: bool,
+    has_else: bool,
+}
+
+impl Ctrl {
+    fn branch_arity(&self) -> u32 {
+        if self.kind == CtrlKind::Loop { self.params } else { self.results }
+    }
+}
+
+struct Translator<'a> {
+    info: &'a ModuleInfo,
+    code: Vec<Instr>,
+    stack: Vec<Operand>,
+    ctrl: Vec<Ctrl>,
+    locals: u32,
+    /// First temp slot.
+    temps: u32,
+    max_height: u32,
+    consts: Vec<u64>,
+    const_map: HashMap<u64, u32>,
+    /// Depth of blocks opened inside unreachable code.
+    dead_depth: u32,
+    /// Index of the last instruction, if it wrote the current top temp and
+    /// nothing (no label) came after it.
+    last: Option<usize>,
+}
+
+fn negate_cmp(i: Instr) -> Instr {
+    use Instr::*;
+    match i {
+        BrI32Eq { a, b, target } => BrI32Ne { a, b, target },
+        BrI32Ne { a, b, target } => BrI32Eq { a, b, target },
+        BrI32LtS { a, b, target } => BrI32GeS { a, b, target },
+        BrI32GeS { a, b, target } => BrI32LtS { a, b, target },
+        BrI32LtU { a, b, target } => BrI32GeU { a, b, target },
+        BrI32GeU { a, b, target } => BrI32LtU { a, b, target },
+        BrI32GtS { a, b, target } => BrI32LeS { a, b, target },
+        BrI32LeS { a, b, target } => BrI32GtS { a, b, target },
+        BrI32GtU { a, b, target } => BrI32LeU { a, b, target },
+        BrI32LeU { a, b, target } => BrI32GtU { a, b, target },
+        BrIfNez { cond, target } => BrIfEqz { cond, target },
+        BrIfEqz { cond, target } => BrIfNez { cond, target },
+        other => other,
+    }
+}
+
+/// A branch condition: a slot tested against zero, or a fused comparison.
+/// Holds the "jump if true" form with a placeholder target.
+fn fused_branch(cmp: Instr) -> Option<Instr> {
+    use Instr::*;
+    let t = 0;
+    Some(match cmp {
+        I32Eq { a, b, .. } => BrI32Eq { a, b, target: t },
+        I32Ne { a, b, .. } => BrI32Ne { a, b, target: t },
+        I32LtS { a, b, .. } => BrI32LtS { a, b, target: t },
+        I32LtU { a, b, .. } => BrI32LtU { a, b, target: t },
+        I32GtS { a, b, .. } => BrI32GtS { a, b, target: t },
+        I32GtU { a, b, .. } => BrI32GtU { a, b, target: t },
+        I32LeS { a, b, .. } => BrI32LeS { a, b, target: t },
+        I32LeU { a, b, .. } => BrI32LeU { a, b, target: t },
+        I32GeS { a, b, .. } => BrI32GeS { a, b, target: t },
+        I32GeU { a, b, .. } => BrI32GeU { a, b, target: t },
+        I32Eqz { src, .. } => BrIfEqz { cond: src, target: t },
+        _ => return None,
+    })
+}
+
+fn set_target(i: &mut Instr, to: u32) {
+    use Instr::*;
+    match i {
+        Br { target }
+        | BrIfNez { target, .. }
+        | BrIfEqz { target, .. }
+        | BrI32Eq { target, .. }
+        | BrI32Ne { target, .. }
+        | BrI32LtS { target, .. }
+        | BrI32LtU { target, .. }
+        | BrI32GtS { target, .. }
+        | BrI32GtU { target, .. }
+        | BrI32LeS { target, .. }
+        | BrI32LeU { target, .. }
+        | BrI32GeS { target, .. }
+        | BrI32GeU { target, .. } => *target = to,
+        _ => debug_assert!(false, "patching a non-branch"),
+    }
+}
+
+impl Translator<'_> {
+    // ---- operand stack -------------------------------------------------
+
+    fn height(&self) -> u32 {
+        self.stack.len() as u32
+    }
+
+    fn slot_at(&self, idx: usize) -> Slot {
+        match self.stack[idx] {
+            Operand::Local(s) | Operand::Const(s) => s,
+            Operand::Temp => self.temps + idx as u32,
+        }
+    }
+
+    fn pop(&mut self) -> Slot {
+        let idx = self.stack.len() - 1;
+        let s = self.slot_at(idx);
+        self.stack.pop();
+        s
+    }
+
+    fn push_temp(&mut self) -> Slot {
+        self.stack.push(Operand::Temp);
+        let h = self.height();
+        if h > self.max_height {
+            self.max_height = h;
+        }
+        self.temps + h - 1
+    }
+
+    fn reserve_height(&mut self, h: u32) {
+        if h > self.max_height {
+            self.max_height = h;
+        }
+    }
+
+    fn push_const(&mut self, bits: u64) -> Result<(), ModuleError> {
+        let idx = match self.const_map.get(&bits) {
+            Some(&i) => i,
+            None => {
+                let i = self.consts.len() as u32;
+                self.consts.push(bits);
+                self.const_map.insert(bits, i);
+                i
+            }
+        };
+        self.stack.push(Operand::Const(self.locals + idx));
+        Ok(())
+    }
+
+    /// Ensures the entry at `idx` lives in its canonical temp slot.
+    fn materialize(&mut self, idx: usize) {
+        if let Operand::Local(src) | Operand::Const(src) = self.stack[idx] {
+            let dst = self.temps + idx as u32;
+            self.emit(Instr::Copy { dst, src });
+            self.stack[idx] = Operand::Temp;
+        }
+    }
+
+    fn materialize_top(&mut self, n: u32) {
+        let len = self.stack.len();
+        for idx in len - n as usize..len {
+            self.materialize(idx);
+        }
+    }
+
+    fn materialize_locals(&mut self, only: Option<Slot>) {
+        for idx in 0..self.stack.len() {
+            if let Operand::Local(s) = self.stack[idx] {
+                if only.is_none_or(|o| o == s) {
+                    self.materialize(idx);
+                }
+            }
+        }
+    }
+
+    // ---- emission ------------------------------------------------------
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.code.push(i);
+        self.last = None;
+        self.code.len() - 1
+    }
+
+    /// Emits an instruction that writes the current top temp.
+    fn emit_dst(&mut self, i: Instr) {
+        self.code.push(i);
+        self.last = Some(self.code.len() - 1);
+    }
+
+    /// The current code index as a branch target.
+    fn label(&mut self) -> u32 {
+        self.last = None;
+        self.code.len() as u32
+    }
+
+    fn unary(&mut self, f: fn(Slot, Slot) -> Instr) {
+        let src = self.pop();
+        let dst = self.push_temp();
+        self.emit_dst(f(dst, src));
+    }
+
+    fn binary(&mut self, f: fn(Slot, Slot, Slot) -> Instr) {
+        let b = self.pop();
+        let a = self.pop();
+        let dst = self.push_temp();
+        self.emit_dst(f(dst, a, b));
+    }
+
+    fn load(&mut self, f: fn(Slot, Slot, u32) -> Instr, memarg: wasmparser::MemArg, offset: u64) -> Result<(), ModuleError> {
+        let off = self.memarg(memarg, offset)?;
+        let addr = self.pop();
+        let dst = self.push_temp();
+        self.emit_dst(f(dst, addr, off));
+        Ok(())
+    }
+
+    fn store(&mut self, f: fn(Slot, Slot, u32) -> Instr, memarg: wasmparser::MemArg, offset: u64) -> Result<(), ModuleError> {
+        let off = self.memarg(memarg, offset)?;
+        let src = self.pop();
+        let addr = self.pop();
+        self.emit(f(addr, src, off));
+        Ok(())
+    }
+
+    fn memarg(&self, memarg: wasmparser::MemArg, offset: u64) -> Result<u32, ModuleError> {
+        if memarg.target != wasmparser::MemArgTarget::Memory(0) {
+            return Err(err(offset, "multi-memory is not supported by the interpreter yet"));
+        }
+        u32::try_from(memarg.offset).map_err(|_| err(offset, "memory offset beyond 32 bits (memory64) is not supported"))
+    }
+
+    fn block_type(&self, bt: BlockType, offset: u64) -> Result<(u32, u32), ModuleError> {
+        Ok(match bt {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(t) => {
+                let vt = WasmValType::from_wasmparser(t).ok_or_else(|| err(offset, "unsupported block type"))?;
+                check_type(vt, offset)?;
+                (0, 1)
+            }
+            BlockType::FuncType(idx) => {
+                let ft = self.info.types.get(idx as usize).ok_or_else(|| err(offset, "type index out of range"))?;
+                for t in ft.params.iter().chain(ft.results.iter()) {
+                    check_type(*t, offset)?;
+                }
+                (ft.params.len() as u32, ft.results.len() as u32)
+            }
+        })
+    }
+
+    // ---- control -------------------------------------------------------
+
+    fn set_unreachable(&mut self) {
+        let frame = self.ctrl.last_mut().expect("control stack is never empty inside a body");
+        frame.unreachable = true;
+        let h = frame.height as usize;
+        self.stack.truncate(h);
+    }
+
+    fn frame_at_depth(&self, depth: u32) -> Result<usize, ModuleError> {
+        (self.ctrl.len() as u32)
+            .checked_sub(depth + 1)
+            .map(|i| i as usize)
+            .ok_or_else(|| err(0, "branch depth out of range"))
+    }
+
+    /// Whether branching to frame `fi` needs copies of the carried values.
+    fn needs_copies(&self, fi: usize) -> bool {
+        let frame = &self.ctrl[fi];
+        if frame.kind == CtrlKind::Func {
+            return true;
+        }
+        let arity = frame.branch_arity() as usize;
+        let len = self.stack.len();
+        (0..arity).any(|i| self.slot_at(len - arity + i) != self.temps + frame.height + i as u32)
+    }
+
+    /// Copies the values carried to frame `fi` into its canonical slots.
+    fn emit_branch_copies(&mut self, fi: usize) {
+        let (arity, height) = (self.ctrl[fi].branch_arity() as usize, self.ctrl[fi].height);
+        let len = self.stack.len();
+        for i in 0..arity {
+            let src = self.slot_at(len - arity + i);
+            let dst = self.temps + height + i as u32;
+            if src != dst {
+                self.emit(Instr::Copy { dst, src });
+            }
+        }
+    }
+
+    /// Emits the function's return of the top values.
+    fn emit_return(&mut self) {
+        let n = self.ctrl[0].results;
+        match n {
+            0 => {
+                self.emit(Instr::Return0);
+            }
+            1 => {
+                let src = self.slot_at(self.stack.len() - 1);
+                self.emit(Instr::Return1 { src });
+            }
+            _ => {
+                self.materialize_top(n);
+                let src = self.temps + self.height() - n;
+                self.emit(Instr::ReturnN { src, n });
+            }
+        }
+    }
+
+    /// Emits an unconditional jump (with copies) to frame `fi`.
+    fn emit_jump(&mut self, fi: usize) {
+        if self.ctrl[fi].kind == CtrlKind::Func {
+            self.emit_return();
+            return;
+        }
+        self.emit_branch_copies(fi);
+        self.emit_branch_instr(fi, Instr::Br { target: 0 });
+    }
+
+    /// Emits `branch` (whose target is a placeholder) to frame `fi`'s label.
+    fn emit_branch_instr(&mut self, fi: usize, mut branch: Instr) {
+        if self.ctrl[fi].kind == CtrlKind::Loop {
+            set_target(&mut branch, self.ctrl[fi].start);
+            self.emit(branch);
+        } else {
+            let at = self.emit(branch);
+            self.ctrl[fi].fixups.push(at);
+        }
+    }
+
+    fn patch_to_here(&mut self, at: usize) {
+        let here = self.label();
+        set_target(&mut self.code[at], here);
+    }
+
+    /// Pops a branch condition, fusing it with the comparison that
+    /// computed it when possible. Returns the "jump if true" branch.
+    fn pop_condition(&mut self) -> Instr {
+        let idx = self.stack.len() - 1;
+        if self.stack[idx] == Operand::Temp && self.last == Some(self.code.len() - 1) {
+            let top_slot = self.temps + idx as u32;
+            let mut last = self.code[self.code.len() - 1];
+            if last.dst_mut().copied() == Some(top_slot) {
+                if let Some(fused) = fused_branch(last) {
+                    self.code.pop();
+                    self.last = None;
+                    self.stack.pop();
+                    return fused;
+                }
+            }
+        }
+        let cond = self.pop();
+        Instr::BrIfNez { cond, target: 0 }
+    }
+
+    fn enter_block(&mut self, kind: CtrlKind, bt: BlockType, offset: u64) -> Result<(), ModuleError> {
+        let (params, results) = self.block_type(bt, offset)?;
+        let cond = if kind == CtrlKind::If { Some(self.pop_condition()) } else { None };
+        self.materialize_locals(None);
+        self.materialize_top(params);
+        let height = self.height() - params;
+        let mut frame = Ctrl {
+            kind,
+            height,
+            params,
+            results,
+            start: 0,
+            fixups: Vec::new(),
+            else_fixup: None,
+            unreachable: false,
+            has_else: false,
+        };
+        match kind {
+            CtrlKind::Loop => {
+                frame.start = self.label();
+                self.emit(Instr::LoopHeader);
+            }
+            CtrlKind::If => {
+                let branch = negate_cmp(cond.expect("if has a condition"));
+                frame.else_fixup = Some(self.emit(branch));
+            }
+            _ => {}
+        }
+        self.reserve_height(height + params.max(results));
+        self.ctrl.push(frame);
+        Ok(())
+    }
+
+    fn op_else(&mut self) {
+        let fi = self.ctrl.len() - 1;
+        if !self.ctrl[fi].unreachable {
+            self.emit_branch_copies(fi);
+            let at = self.emit(Instr::Br { target: 0 });
+            self.ctrl[fi].fixups.push(at);
+        }
+        if let Some(at) = self.ctrl[fi].else_fixup.take() {
+            self.patch_to_here(at);
+        }
+        let frame = &mut self.ctrl[fi];
+        frame.unreachable = false;
+        frame.has_else = true;
+        let (h, p) = (frame.height as usize, frame.params);
+        self.stack.truncate(h);
+        for _ in 0..p {
+            self.push_temp();
+        }
+        self.last = None;
+    }
+
+    fn op_end(&mut self) {
+        let fi = self.ctrl.len() - 1;
+        if self.ctrl[fi].kind == CtrlKind::Func {
+            if !self.ctrl[fi].unreachable {
+                self.emit_return();
+            }
+            self.ctrl.pop();
+            return;
+        }
+        let fell_through = !self.ctrl[fi].unreachable;
+        if fell_through {
+            self.emit_branch_copies_for_end(fi);
+        }
+        let frame = self.ctrl.pop().expect("frame exists");
+        let mut reachable = fell_through || !frame.fixups.is_empty();
+        if let Some(at) = frame.else_fixup {
+            // An `if` without `else`: the false path reaches the end with
+            // the parameters (= results) already in place.
+            self.patch_to_here(at);
+            reachable = true;
+        }
+        let here = self.label();
+        for at in frame.fixups {
+            set_target(&mut self.code[at], here);
+        }
+        self.stack.truncate(frame.height as usize);
+        for _ in 0..frame.results {
+            self.push_temp();
+        }
+        if !reachable {
+            self.set_unreachable();
+        }
+        self.last = None;
+    }
+
+    fn emit_branch_copies_for_end(&mut self, fi: usize) {
+        let (results, height) = (self.ctrl[fi].results as usize, self.ctrl[fi].height);
+        let len = self.stack.len();
+        for i in 0..results {
+            let src = self.slot_at(len - results + i);
+            let dst = self.temps + height + i as u32;
+            if src != dst {
+                self.emit(Instr::Copy { dst, src });
+            }
+        }
+    }
+
+    fn op_br_if(&mut self, depth: u32) -> Result<(), ModuleError> {
+        let branch = self.pop_condition();
+        let fi = self.frame_at_depth(depth)?;
+        if self.needs_copies(fi) {
+            let skip = self.emit(negate_cmp(branch));
+            self.emit_jump(fi);
+            self.patch_to_here(skip);
+        } else {
+            self.emit_branch_instr(fi, branch);
+        }
+        Ok(())
+    }
+
+    fn op_br_table(&mut self, targets: wasmparser::BrTable<'_>, offset: u64) -> Result<(), ModuleError> {
+        let index = self.pop();
+        let depths: Vec<u32> = targets
+            .targets()
+            .chain(std::iter::once(Ok(targets.default())))
+            .collect::<Result<_, _>>()?;
+        self.emit(Instr::BrTable { index, len: depths.len() as u32 - 1 });
+        let mut stubs: Vec<(usize, usize)> = Vec::new();
+        for &d in &depths {
+            let fi = self.frame_at_depth(d).map_err(|_| err(offset, "br_table depth out of range"))?;
+            if self.needs_copies(fi) {
+                let at = self.emit(Instr::Br { target: 0 });
+                stubs.push((at, fi));
+            } else {
+                self.emit_branch_instr(fi, Instr::Br { target: 0 });
+            }
+        }
+        let mut stub_of: HashMap<usize, u32> = HashMap::new();
+        for (at, fi) in stubs {
+            let stub = match stub_of.get(&fi) {
+                Some(&s) => s,
+                None => {
+                    let s = self.label();
+                    self.emit_jump(fi);
+                    stub_of.insert(fi, s);
+                    s
+                }
+            };
+            set_target(&mut self.code[at], stub);
+        }
+        self.set_unreachable();
+        Ok(())
+    }
+
+    fn op_local_set(&mut self, local: u32, tee: bool) {
+        let top = self.stack.len() - 1;
+        let dst = local;
+        if self.stack[top] == Operand::Temp
+            && self.last == Some(self.code.len() - 1)
+            && !self.stack[..top].contains(&Operand::Local(dst))
+        {
+            let top_slot = self.temps + top as u32;
+            let last = self.code.len() - 1;
+            if let Some(d) = self.code[last].dst_mut() {
+                if *d == top_slot {
+                    *d = dst;
+                    self.stack.pop();
+                    self.last = None;
+                    if tee {
+                        self.stack.push(Operand::Local(dst));
+                    }
+                    return;
+                }
+            }
+        }
+        if self.stack[top] == Operand::Local(dst) {
+            // `local.get x; local.set x` is a no-op.
+            if !tee {
+                self.stack.pop();
+            }
+            return;
+        }
+        self.materialize_locals(Some(dst));
+        let src = self.pop();
+        self.emit(Instr::Copy { dst, src });
+        if tee {
+            self.stack.push(Operand::Local(dst));
+        }
+    }
+
+    fn call(&mut self, ty: &WasmFuncType, make: impl FnOnce(Slot) -> Instr, aux: Option<Instr>) {
+        let np = ty.params.len() as u32;
+        let nr = ty.results.len() as u32;
+        self.materialize_top(np);
+        let base = self.height() - np;
+        let args = self.temps + base;
+        self.emit(make(args));
+        if let Some(aux) = aux {
+            self.emit(aux);
+        }
+        self.stack.truncate(base as usize);
+        self.reserve_height(base + np.max(nr));
+        for _ in 0..nr {
+            self.push_temp();
+        }
+    }
+
+    // ---- the operator switch --------------------------------------------
+
+    fn op(&mut self, op: Operator<'_>, offset: u64) -> Result<(), ModuleError> {
+        use Instr as I;
+        if self.ctrl.is_empty() {
+            return Err(err(offset, "operators after the end of the function"));
+        }
+        if self.ctrl.last().is_some_and(|c| c.unreachable) {
+            match op {
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                    self.dead_depth += 1;
+                    return Ok(());
+                }
+                Operator::Else if self.dead_depth > 0 => return Ok(()),
+                Operator::End if self.dead_depth > 0 => {
+                    self.dead_depth -= 1;
+                    return Ok(());
+                }
+                Operator::Else | Operator::End => {}
+                _ => return Ok(()),
+            }
+        }
+        match op {
+            Operator::Unreachable => {
+                self.emit(I::Unreachable);
+                self.set_unreachable();
+            }
+            Operator::Nop => {}
+            Operator::Block { blockty } => self.enter_block(CtrlKind::Block, blockty, offset)?,
+            Operator::Loop { blockty } => self.enter_block(CtrlKind::Loop, blockty, offset)?,
+            Operator::If { blockty } => self.enter_block(CtrlKind::If, blockty, offset)?,
+            Operator::Else => self.op_else(),
+            Operator::End => self.op_end(),
+            Operator::Br { relative_depth } => {
+                let fi = self.frame_at_depth(relative_depth)?;
+                self.emit_jump(fi);
+                self.set_unreachable();
+            }
+            Operator::BrIf { relative_depth } => self.op_br_if(relative_depth)?,
+            Operator::BrTable { targets } => self.op_br_table(targets, offset)?,
+            Operator::Return => {
+                self.emit_return();
+                self.set_unreachable();
+            }
+            Operator::Call { function_index } => {
+                let ty = self.info.func_type(function_index.into()).clone();
+                self.call(&ty, |args| I::Call { func: function_index, args }, None);
+            }
+            Operator::CallIndirect { type_index, table_index } => {
+                let ty = self.info.types[type_index as usize].clone();
+                let index = self.pop();
+                self.call(
+                    &ty,
+                    |args| I::CallIndirect { ty: type_index, index, args },
+                    Some(I::Aux { a: table_index, b: 0, c: 0 }),
+                );
+            }
+            Operator::Drop => {
+                self.stack.pop();
+            }
+            Operator::Select | Operator::TypedSelect { .. } => {
+                let cond = self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_temp();
+                self.code.push(I::Select { dst, cond, a });
+                self.code.push(I::Aux { a: b, b: 0, c: 0 });
+                self.last = Some(self.code.len() - 2);
+            }
+            Operator::LocalGet { local_index } => self.stack.push(Operand::Local(local_index)),
+            Operator::LocalSet { local_index } => self.op_local_set(local_index, false),
+            Operator::LocalTee { local_index } => self.op_local_set(local_index, true),
+            Operator::GlobalGet { global_index } => {
+                let dst = self.push_temp();
+                self.emit_dst(I::GlobalGet { dst, global: global_index });
+            }
+            Operator::GlobalSet { global_index } => {
+                let src = self.pop();
+                self.emit(I::GlobalSet { global: global_index, src });
+            }
+            Operator::I32Load { memarg } => self.load(|dst, addr, offset| I::I32Load { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load { memarg } => self.load(|dst, addr, offset| I::I64Load { dst, addr, offset }, memarg, offset)?,
+            Operator::F32Load { memarg } => self.load(|dst, addr, offset| I::F32Load { dst, addr, offset }, memarg, offset)?,
+            Operator::F64Load { memarg } => self.load(|dst, addr, offset| I::F64Load { dst, addr, offset }, memarg, offset)?,
+            Operator::I32Load8S { memarg } => self.load(|dst, addr, offset| I::I32Load8S { dst, addr, offset }, memarg, offset)?,
+            Operator::I32Load8U { memarg } => self.load(|dst, addr, offset| I::I32Load8U { dst, addr, offset }, memarg, offset)?,
+            Operator::I32Load16S { memarg } => self.load(|dst, addr, offset| I::I32Load16S { dst, addr, offset }, memarg, offset)?,
+            Operator::I32Load16U { memarg } => self.load(|dst, addr, offset| I::I32Load16U { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load8S { memarg } => self.load(|dst, addr, offset| I::I64Load8S { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load8U { memarg } => self.load(|dst, addr, offset| I::I64Load8U { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load16S { memarg } => self.load(|dst, addr, offset| I::I64Load16S { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load16U { memarg } => self.load(|dst, addr, offset| I::I64Load16U { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load32S { memarg } => self.load(|dst, addr, offset| I::I64Load32S { dst, addr, offset }, memarg, offset)?,
+            Operator::I64Load32U { memarg } => self.load(|dst, addr, offset| I::I64Load32U { dst, addr, offset }, memarg, offset)?,
+            Operator::I32Store { memarg } => self.store(|addr, src, offset| I::I32Store { addr, src, offset }, memarg, offset)?,
+            Operator::I64Store { memarg } => self.store(|addr, src, offset| I::I64Store { addr, src, offset }, memarg, offset)?,
+            Operator::F32Store { memarg } => self.store(|addr, src, offset| I::F32Store { addr, src, offset }, memarg, offset)?,
+            Operator::F64Store { memarg } => self.store(|addr, src, offset| I::F64Store { addr, src, offset }, memarg, offset)?,
+            Operator::I32Store8 { memarg } => self.store(|addr, src, offset| I::I32Store8 { addr, src, offset }, memarg, offset)?,
+            Operator::I32Store16 { memarg } => self.store(|addr, src, offset| I::I32Store16 { addr, src, offset }, memarg, offset)?,
+            Operator::I64Store8 { memarg } => self.store(|addr, src, offset| I::I64Store8 { addr, src, offset }, memarg, offset)?,
+            Operator::I64Store16 { memarg } => self.store(|addr, src, offset| I::I64Store16 { addr, src, offset }, memarg, offset)?,
+            Operator::I64Store32 { memarg } => self.store(|addr, src, offset| I::I64Store32 { addr, src, offset }, memarg, offset)?,
+            Operator::MemorySize { mem } => {
+                let dst = self.push_temp();
+                self.emit_dst(I::MemorySize { dst, mem });
+            }
+            Operator::MemoryGrow { mem } => {
+                let delta = self.pop();
+                let dst = self.push_temp();
+                self.emit_dst(I::MemoryGrow { dst, delta, mem });
+            }
+            Operator::MemoryFill { mem } => {
+                let len = self.pop();
+                let val = self.pop();
+                let dst = self.pop();
+                self.emit(I::MemoryFill { dst, val, len });
+                self.emit(I::Aux { a: mem, b: 0, c: 0 });
+            }
+            Operator::MemoryCopy { dst_mem, src_mem } => {
+                let len = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(I::MemoryCopy { dst, src, len });
+                self.emit(I::Aux { a: dst_mem, b: src_mem, c: 0 });
+            }
+            Operator::MemoryInit { data_index, mem } => {
+                let len = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(I::MemoryInit { dst, src, len });
+                self.emit(I::Aux { a: mem, b: data_index, c: 0 });
+            }
+            Operator::DataDrop { data_index } => {
+                self.emit(I::DataDrop { data: data_index });
+            }
+            Operator::TableGet { table } => {
+                let index = self.pop();
+                let dst = self.push_temp();
+                self.emit_dst(I::TableGet { dst, index, table });
+            }
+            Operator::TableSet { table } => {
+                let src = self.pop();
+                let index = self.pop();
+                self.emit(I::TableSet { table, index, src });
+            }
+            Operator::TableSize { table } => {
+                let dst = self.push_temp();
+                self.emit_dst(I::TableSize { dst, table });
+            }
+            Operator::TableGrow { table } => {
+                let delta = self.pop();
+                let init = self.pop();
+                let dst = self.push_temp();
+                self.code.push(I::TableGrow { dst, init, delta });
+                self.code.push(I::Aux { a: table, b: 0, c: 0 });
+                self.last = Some(self.code.len() - 2);
+            }
+            Operator::TableFill { table } => {
+                let len = self.pop();
+                let val = self.pop();
+                let index = self.pop();
+                self.emit(I::TableFill { index, val, len });
+                self.emit(I::Aux { a: table, b: 0, c: 0 });
+            }
+            Operator::TableCopy { dst_table, src_table } => {
+                let len = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(I::TableCopy { dst, src, len });
+                self.emit(I::Aux { a: dst_table, b: src_table, c: 0 });
+            }
+            Operator::TableInit { elem_index, table } => {
+                let len = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                self.emit(I::TableInit { dst, src, len });
+                self.emit(I::Aux { a: table, b: elem_index, c: 0 });
+            }
+            Operator::ElemDrop { elem_index } => {
+                self.emit(I::ElemDrop { elem: elem_index });
+            }
+            Operator::I32Const { value } => self.push_const(value as u32 as u64)?,
+            Operator::I64Const { value } => self.push_const(value as u64)?,
+            Operator::F32Const { value } => self.push_const(value.bits() as u64)?,
+            Operator::F64Const { value } => self.push_const(value.bits())?,
+            Operator::RefNull { .. } => self.push_const(0)?,
+            Operator::RefIsNull => self.unary(|dst, src| I::RefIsNull { dst, src }),
+            Operator::RefFunc { function_index } => {
+                let dst = self.push_temp();
+                self.emit_dst(I::RefFunc { dst, func: function_index });
+            }
+            // Reinterpretations keep the bits: nothing to do.
+            Operator::I32ReinterpretF32
+            | Operator::I64ReinterpretF64
+            | Operator::F32ReinterpretI32
+            | Operator::F64ReinterpretI64 => {}
+            op => return self.numeric(op, offset),
+        }
+        Ok(())
+    }
+
+    fn numeric(&mut self, op: Operator<'_>, offset: u64) -> Result<(), ModuleError> {
+        use Instr as I;
+        macro_rules! un {
+            ($v:ident) => {
+                self.unary(|dst, src| I::$v { dst, src })
+            };
+        }
+        macro_rules! bin {
+            ($v:ident) => {
+                self.binary(|dst, a, b| I::$v { dst, a, b })
+            };
+        }
+        match op {
+            Operator::I32Eqz => un!(I32Eqz),
+            Operator::I32Eq => bin!(I32Eq),
+            Operator::I32Ne => bin!(I32Ne),
+            Operator::I32LtS => bin!(I32LtS),
+            Operator::I32LtU => bin!(I32LtU),
+            Operator::I32GtS => bin!(I32GtS),
+            Operator::I32GtU => bin!(I32GtU),
+            Operator::I32LeS => bin!(I32LeS),
+            Operator::I32LeU => bin!(I32LeU),
+            Operator::I32GeS => bin!(I32GeS),
+            Operator::I32GeU => bin!(I32GeU),
+            Operator::I64Eqz => un!(I64Eqz),
+            Operator::I64Eq => bin!(I64Eq),
+            Operator::I64Ne => bin!(I64Ne),
+            Operator::I64LtS => bin!(I64LtS),
+            Operator::I64LtU => bin!(I64LtU),
+            Operator::I64GtS => bin!(I64GtS),
+            Operator::I64GtU => bin!(I64GtU),
+            Operator::I64LeS => bin!(I64LeS),
+            Operator::I64LeU => bin!(I64LeU),
+            Operator::I64GeS => bin!(I64GeS),
+            Operator::I64GeU => bin!(I64GeU),
+            Operator::F32Eq => bin!(F32Eq),
+            Operator::F32Ne => bin!(F32Ne),
+            Operator::F32Lt => bin!(F32Lt),
+            Operator::F32Gt => bin!(F32Gt),
+            Operator::F32Le => bin!(F32Le),
+            Operator::F32Ge => bin!(F32Ge),
+            Operator::F64Eq => bin!(F64Eq),
+            Operator::F64Ne => bin!(F64Ne),
+            Operator::F64Lt => bin!(F64Lt),
+            Operator::F64Gt => bin!(F64Gt),
+            Operator::F64Le => bin!(F64Le),
+            Operator::F64Ge => bin!(F64Ge),
+            Operator::I32Clz => un!(I32Clz),
+            Operator::I32Ctz => un!(I32Ctz),
+            Operator::I32Popcnt => un!(I32Popcnt),
+            Operator::I32Add => bin!(I32Add),
+            Operator::I32Sub => bin!(I32Sub),
+            Operator::I32Mul => bin!(I32Mul),
+            Operator::I32DivS => bin!(I32DivS),
+            Operator::I32DivU => bin!(I32DivU),
+            Operator::I32RemS => bin!(I32RemS),
+            Operator::I32RemU => bin!(I32RemU),
+            Operator::I32And => bin!(I32And),
+            Operator::I32Or => bin!(I32Or),
+            Operator::I32Xor => bin!(I32Xor),
+            Operator::I32Shl => bin!(I32Shl),
+            Operator::I32ShrS => bin!(I32ShrS),
+            Operator::I32ShrU => bin!(I32ShrU),
+            Operator::I32Rotl => bin!(I32Rotl),
+            Operator::I32Rotr => bin!(I32Rotr),
+            Operator::I64Clz => un!(I64Clz),
+            Operator::I64Ctz => un!(I64Ctz),
+            Operator::I64Popcnt => un!(I64Popcnt),
+            Operator::I64Add => bin!(I64Add),
+            Operator::I64Sub => bin!(I64Sub),
+            Operator::I64Mul => bin!(I64Mul),
+            Operator::I64DivS => bin!(I64DivS),
+            Operator::I64DivU => bin!(I64DivU),
+            Operator::I64RemS => bin!(I64RemS),
+            Operator::I64RemU => bin!(I64RemU),
+            Operator::I64And => bin!(I64And),
+            Operator::I64Or => bin!(I64Or),
+            Operator::I64Xor => bin!(I64Xor),
+            Operator::I64Shl => bin!(I64Shl),
+            Operator::I64ShrS => bin!(I64ShrS),
+            Operator::I64ShrU => bin!(I64ShrU),
+            Operator::I64Rotl => bin!(I64Rotl),
+            Operator::I64Rotr => bin!(I64Rotr),
+            Operator::F32Abs => un!(F32Abs),
+            Operator::F32Neg => un!(F32Neg),
+            Operator::F32Ceil => un!(F32Ceil),
+            Operator::F32Floor => un!(F32Floor),
+            Operator::F32Trunc => un!(F32Trunc),
+            Operator::F32Nearest => un!(F32Nearest),
+            Operator::F32Sqrt => un!(F32Sqrt),
+            Operator::F32Add => bin!(F32Add),
+            Operator::F32Sub => bin!(F32Sub),
+            Operator::F32Mul => bin!(F32Mul),
+            Operator::F32Div => bin!(F32Div),
+            Operator::F32Min => bin!(F32Min),
+            Operator::F32Max => bin!(F32Max),
+            Operator::F32Copysign => bin!(F32Copysign),
+            Operator::F64Abs => un!(F64Abs),
+            Operator::F64Neg => un!(F64Neg),
+            Operator::F64Ceil => un!(F64Ceil),
+            Operator::F64Floor => un!(F64Floor),
+            Operator::F64Trunc => un!(F64Trunc),
+            Operator::F64Nearest => un!(F64Nearest),
+            Operator::F64Sqrt => un!(F64Sqrt),
+            Operator::F64Add => bin!(F64Add),
+            Operator::F64Sub => bin!(F64Sub),
+            Operator::F64Mul => bin!(F64Mul),
+            Operator::F64Div => bin!(F64Div),
+            Operator::F64Min => bin!(F64Min),
+            Operator::F64Max => bin!(F64Max),
+            Operator::F64Copysign => bin!(F64Copysign),
+            Operator::I32WrapI64 => un!(I32WrapI64),
+            Operator::I32TruncF32S => un!(I32TruncF32S),
+            Operator::I32TruncF32U => un!(I32TruncF32U),
+            Operator::I32TruncF64S => un!(I32TruncF64S),
+            Operator::I32TruncF64U => un!(I32TruncF64U),
+            Operator::I64ExtendI32S => un!(I64ExtendI32S),
+            Operator::I64ExtendI32U => un!(I64ExtendI32U),
+            Operator::I64TruncF32S => un!(I64TruncF32S),
+            Operator::I64TruncF32U => un!(I64TruncF32U),
+            Operator::I64TruncF64S => un!(I64TruncF64S),
+            Operator::I64TruncF64U => un!(I64TruncF64U),
+            Operator::F32ConvertI32S => un!(F32ConvertI32S),
+            Operator::F32ConvertI32U => un!(F32ConvertI32U),
+            Operator::F32ConvertI64S => un!(F32ConvertI64S),
+            Operator::F32ConvertI64U => un!(F32ConvertI64U),
+            Operator::F32DemoteF64 => un!(F32DemoteF64),
+            Operator::F64ConvertI32S => un!(F64ConvertI32S),
+            Operator::F64ConvertI32U => un!(F64ConvertI32U),
+            Operator::F64ConvertI64S => un!(F64ConvertI64S),
+            Operator::F64ConvertI64U => un!(F64ConvertI64U),
+            Operator::F64PromoteF32 => un!(F64PromoteF32),
+            Operator::I32Extend8S => un!(I32Extend8S),
+            Operator::I32Extend16S => un!(I32Extend16S),
+            Operator::I64Extend8S => un!(I64Extend8S),
+            Operator::I64Extend16S => un!(I64Extend16S),
+            Operator::I64Extend32S => un!(I64Extend32S),
+            Operator::I32TruncSatF32S => un!(I32TruncSatF32S),
+            Operator::I32TruncSatF32U => un!(I32TruncSatF32U),
+            Operator::I32TruncSatF64S => un!(I32TruncSatF64S),
+            Operator::I32TruncSatF64U => un!(I32TruncSatF64U),
+            Operator::I64TruncSatF32S => un!(I64TruncSatF32S),
+            Operator::I64TruncSatF32U => un!(I64TruncSatF32U),
+            Operator::I64TruncSatF64S => un!(I64TruncSatF64S),
+            Operator::I64TruncSatF64U => un!(I64TruncSatF64U),
+            other => {
+                return Err(err(offset, &format!("operator {other:?} is not supported by kiln's interpreter")));
+            }
+        }
+        Ok(())
+    }
+}

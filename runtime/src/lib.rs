@@ -1,0 +1,36 @@
+//! kiln's runtime: everything that exists while guest code runs.
+//!
+//! * [`store`]: the untyped store ([`StoreOpaque`]) owning instances,
+//!   memories, tables, globals, host functions and externrefs.
+//! * [`instance`]: VMContext allocation and instantiation.
+//! * [`memory`]: linear memory on a reservation with a guard region.
+//! * [`table`]: tables of funcrefs / externrefs.
+//! * [`host`]: host functions behind the array-call ABI.
+//! * [`libcalls`]: helpers for memory, table and bulk operations shared by
+//!   all tiers.
+//! * [`interp`]: the interpreter tier.
+//! * [`module`]: the runtime's view of a validated module and the engine's
+//!   type registry.
+//! * [`error`]: the public `Error` and `Trap` types.
+//!
+//! `unsafe` code is confined to the VM-facing modules (instance, memory,
+//! interp, host, libcalls, store); every block states why it holds.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod error;
+pub mod host;
+pub mod instance;
+pub mod interp;
+pub mod libcalls;
+pub mod memory;
+pub mod module;
+pub mod store;
+pub mod table;
+
+pub use error::{Error, ErrorKind, FrameInfo, Result, Trap};
+pub use instance::{Imports, Instance};
+pub use memory::{LinearMemory, MemoryConfig};
+pub use module::{RuntimeModule, TypeRegistry};
+pub use store::{ExternRefData, GlobalEntry, StoreConfig, StoreOpaque};
+pub use table::Table;

@@ -1,0 +1,106 @@
+//! A validated module as the runtime holds it: metadata, the original
+//! bytes, the VMContext layout, canonical type ids, and each function's
+//! interpreter code, translated on first use.
+
+use crate::error::{Error, Result};
+use crate::interp::code::InterpFunc;
+use crate::interp::translate;
+use kiln_aot_format::{
+    DefinedFuncIndex, ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+/// Engine-wide interning of function types into [`VMSharedTypeIndex`]es,
+/// so `call_indirect` compares one integer across modules and hosts.
+/// Entries are never removed (a registry lives as long as its engine).
+#[derive(Default)]
+pub struct TypeRegistry {
+    map: Mutex<HashMap<WasmFuncType, VMSharedTypeIndex>>,
+    types: RwLock<Vec<Arc<WasmFuncType>>>,
+}
+
+impl TypeRegistry {
+    /// The canonical id of `ty`, registering it if new.
+    pub fn intern(&self, ty: &WasmFuncType) -> VMSharedTypeIndex {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&id) = map.get(ty) {
+            return id;
+        }
+        let mut types = self.types.write().unwrap_or_else(|e| e.into_inner());
+        let id = VMSharedTypeIndex(types.len() as u32);
+        types.push(Arc::new(ty.clone()));
+        map.insert(ty.clone(), id);
+        id
+    }
+
+    /// The type with canonical id `id`.
+    pub fn lookup(&self, id: VMSharedTypeIndex) -> Option<Arc<WasmFuncType>> {
+        self.types.read().unwrap_or_else(|e| e.into_inner()).get(id.index()).cloned()
+    }
+}
+
+impl std::fmt::Debug for TypeRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypeRegistry").finish_non_exhaustive()
+    }
+}
+
+/// A validated module, shared by all its instances (in any store, on any
+/// thread).
+pub struct RuntimeModule {
+    /// Decoded metadata.
+    pub info: ModuleInfo,
+    /// The original binary (function bodies and data segments point into it).
+    pub wasm: Box<[u8]>,
+    /// The VMContext layout of its instances on this host.
+    pub offsets: VMOffsets,
+    /// Canonical id of each entry of the type section.
+    pub type_ids: Box<[VMSharedTypeIndex]>,
+    /// The engine's registry the ids come from.
+    pub registry: Arc<TypeRegistry>,
+    interp: Box<[OnceLock<std::result::Result<InterpFunc, ModuleError>>]>,
+}
+
+impl RuntimeModule {
+    /// Decodes and validates `wasm` (see [`ModuleInfo::parse`]).
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Compile`] with the offset and reason.
+    pub fn new(wasm: Vec<u8>, features: WasmFeatureSet, registry: Arc<TypeRegistry>) -> Result<Arc<RuntimeModule>> {
+        let info = ModuleInfo::parse(&wasm, features).map_err(Error::compile)?;
+        let offsets = VMOffsets::new(PtrSize::HOST, &info);
+        let type_ids = info.types.iter().map(|t| registry.intern(t)).collect();
+        let interp = (0..info.num_defined_funcs()).map(|_| OnceLock::new()).collect();
+        Ok(Arc::new(RuntimeModule { info, wasm: wasm.into_boxed_slice(), offsets, type_ids, registry, interp }))
+    }
+
+    /// The interpreter code of defined function `def`, translating it on
+    /// first use (once, even when several threads ask at the same time).
+    ///
+    /// # Errors
+    /// The translator's error (implementation limits only: the module is
+    /// already validated).
+    pub fn interp_func(&self, def: DefinedFuncIndex) -> std::result::Result<&InterpFunc, &ModuleError> {
+        let cell = &self.interp[def.index()];
+        cell.get_or_init(|| translate::translate(&self.info, &self.wasm, def)).as_ref()
+    }
+
+    /// Translates every function now (tests and benchmarks use it to
+    /// separate translation from execution).
+    ///
+    /// # Errors
+    /// The first translation error.
+    pub fn translate_all(&self) -> Result<()> {
+        for i in 0..self.info.num_defined_funcs() {
+            self.interp_func(DefinedFuncIndex(i)).map_err(|e| Error::compile(e.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for RuntimeModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeModule").field("name", &self.info.name).finish_non_exhaustive()
+    }
+}
