@@ -248,7 +248,11 @@ impl ModuleInfo {
         let mut validator = Validator::new_with_features(features.0);
         let mut allocs = wasmparser::FuncValidatorAllocations::default();
         let base = wasm.as_ptr() as usize;
-        for payload in Parser::new(0).parse_all(wasm) {
+        // The parser must know the features too: e.g. without memory64 a
+        // memory limit is a u32 LEB, and an overlong one is malformed.
+        let mut parser = Parser::new(0);
+        parser.set_features(features.0);
+        for payload in parser.parse_all(wasm) {
             let payload = payload?;
             match validator.payload(&payload)? {
                 wasmparser::ValidPayload::Func(func, body) => {

@@ -90,6 +90,16 @@ impl WasmFuncType {
         }
     }
 
+    /// The parameter types.
+    pub fn params(&self) -> &[WasmValType] {
+        &self.params
+    }
+
+    /// The result types.
+    pub fn results(&self) -> &[WasmValType] {
+        &self.results
+    }
+
     /// Value slots the parameters take in the array-call ABI.
     pub fn param_slots(&self) -> u32 {
         self.params.iter().map(|t| t.slots()).sum()

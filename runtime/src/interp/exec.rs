@@ -44,49 +44,53 @@ fn charge(func: &InterpFunc) {
     func.hotness.store(h.wrapping_add(1), Ordering::Relaxed);
 }
 
-fn f32_min(a: f32, b: f32) -> f32 {
-    if a < b {
-        a
-    } else if b < a {
-        b
-    } else if a == b {
-        if a.is_sign_negative() { a } else { b }
-    } else {
-        a + b
-    }
+// Wasm `min`/`max` (spec §4.3.3 `fmin`/`fmax`): a NaN operand gives a
+// NaN with the quiet bit set (arithmetic NaN; canonical stays canonical);
+// `-0` is below `+0`. The quieting is explicit: LLVM may fold `nan + x` to
+// the unquieted operand.
+macro_rules! float_min_max {
+    ($min:ident, $max:ident, $f:ty, $quiet:expr) => {
+        fn $min(a: $f, b: $f) -> $f {
+            if a.is_nan() {
+                <$f>::from_bits(a.to_bits() | $quiet)
+            } else if b.is_nan() {
+                <$f>::from_bits(b.to_bits() | $quiet)
+            } else if a == b {
+                if a.is_sign_negative() { a } else { b }
+            } else if a < b {
+                a
+            } else {
+                b
+            }
+        }
+        fn $max(a: $f, b: $f) -> $f {
+            if a.is_nan() {
+                <$f>::from_bits(a.to_bits() | $quiet)
+            } else if b.is_nan() {
+                <$f>::from_bits(b.to_bits() | $quiet)
+            } else if a == b {
+                if a.is_sign_positive() { a } else { b }
+            } else if a > b {
+                a
+            } else {
+                b
+            }
+        }
+    };
 }
-fn f32_max(a: f32, b: f32) -> f32 {
-    if a > b {
-        a
-    } else if b > a {
-        b
-    } else if a == b {
-        if a.is_sign_positive() { a } else { b }
-    } else {
-        a + b
-    }
+float_min_max!(f32_min, f32_max, f32, 0x0040_0000);
+float_min_max!(f64_min, f64_max, f64, 0x0008_0000_0000_0000);
+
+// Rounding (spec §4.3.3 `fceil`, `ffloor`, `ftrunc`, `fnearest`): a NaN
+// operand gives an arithmetic NaN. Software rounding (hosts without SSE4.1)
+// returns a signalling NaN unchanged, so quiet it explicitly.
+#[inline]
+fn round32(x: f32, f: fn(f32) -> f32) -> f32 {
+    if x.is_nan() { f32::from_bits(x.to_bits() | 0x0040_0000) } else { f(x) }
 }
-fn f64_min(a: f64, b: f64) -> f64 {
-    if a < b {
-        a
-    } else if b < a {
-        b
-    } else if a == b {
-        if a.is_sign_negative() { a } else { b }
-    } else {
-        a + b
-    }
-}
-fn f64_max(a: f64, b: f64) -> f64 {
-    if a > b {
-        a
-    } else if b > a {
-        b
-    } else if a == b {
-        if a.is_sign_positive() { a } else { b }
-    } else {
-        a + b
-    }
+#[inline]
+fn round64(x: f64, f: fn(f64) -> f64) -> f64 {
+    if x.is_nan() { f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000) } else { f(x) }
 }
 
 /// Checked float → int truncation (spec §4.3.3 `trunc`): `lo < x < hi`
@@ -582,10 +586,10 @@ pub(crate) unsafe fn run(
                 Instr::F32Abs { dst, src } => put_i32!(dst, u32_!(src) & 0x7fff_ffff),
                 Instr::F32Neg { dst, src } => put_i32!(dst, u32_!(src) ^ 0x8000_0000),
                 Instr::F32Copysign { dst, a, b } => put_i32!(dst, (u32_!(a) & 0x7fff_ffff) | (u32_!(b) & 0x8000_0000)),
-                Instr::F32Ceil { dst, src } => put_f32!(dst, f32_!(src).ceil()),
-                Instr::F32Floor { dst, src } => put_f32!(dst, f32_!(src).floor()),
-                Instr::F32Trunc { dst, src } => put_f32!(dst, f32_!(src).trunc()),
-                Instr::F32Nearest { dst, src } => put_f32!(dst, f32_!(src).round_ties_even()),
+                Instr::F32Ceil { dst, src } => put_f32!(dst, round32(f32_!(src), f32::ceil)),
+                Instr::F32Floor { dst, src } => put_f32!(dst, round32(f32_!(src), f32::floor)),
+                Instr::F32Trunc { dst, src } => put_f32!(dst, round32(f32_!(src), f32::trunc)),
+                Instr::F32Nearest { dst, src } => put_f32!(dst, round32(f32_!(src), f32::round_ties_even)),
                 Instr::F32Sqrt { dst, src } => put_f32!(dst, f32_!(src).sqrt()),
                 Instr::F32Add { dst, a, b } => put_f32!(dst, f32_!(a) + f32_!(b)),
                 Instr::F32Sub { dst, a, b } => put_f32!(dst, f32_!(a) - f32_!(b)),
@@ -606,10 +610,10 @@ pub(crate) unsafe fn run(
                 Instr::F64Copysign { dst, a, b } => {
                     put_i64!(dst, (slot!(a) & 0x7fff_ffff_ffff_ffff) | (slot!(b) & 0x8000_0000_0000_0000))
                 }
-                Instr::F64Ceil { dst, src } => put_f64!(dst, f64_!(src).ceil()),
-                Instr::F64Floor { dst, src } => put_f64!(dst, f64_!(src).floor()),
-                Instr::F64Trunc { dst, src } => put_f64!(dst, f64_!(src).trunc()),
-                Instr::F64Nearest { dst, src } => put_f64!(dst, f64_!(src).round_ties_even()),
+                Instr::F64Ceil { dst, src } => put_f64!(dst, round64(f64_!(src), f64::ceil)),
+                Instr::F64Floor { dst, src } => put_f64!(dst, round64(f64_!(src), f64::floor)),
+                Instr::F64Trunc { dst, src } => put_f64!(dst, round64(f64_!(src), f64::trunc)),
+                Instr::F64Nearest { dst, src } => put_f64!(dst, round64(f64_!(src), f64::round_ties_even)),
                 Instr::F64Sqrt { dst, src } => put_f64!(dst, f64_!(src).sqrt()),
                 Instr::F64Add { dst, a, b } => put_f64!(dst, f64_!(a) + f64_!(b)),
                 Instr::F64Sub { dst, a, b } => put_f64!(dst, f64_!(a) - f64_!(b)),

@@ -1,0 +1,418 @@
+//! The `kiln` command-line interface.
+//!
+//! * `kiln run [--tier T] [--memory-reservation BYTES] FILE [--invoke NAME] [ARGS...]`
+//!   loads a module (binary `.wasm`, or `.wat` text when the file does not
+//!   start with the `\0asm` magic), instantiates it without imports, calls
+//!   the export `NAME` (or `_start` when `--invoke` is not given) with
+//!   `ARGS` parsed by the function's parameter types, and prints each result
+//!   on its own line.
+//! * `kiln wast [--tier T] [--memory-reservation BYTES] FILES...` runs
+//!   `.wast` scripts with [`kiln::wast`], printing `FAIL file:line: …` per
+//!   failed directive and the closing line `P passed, F failed, S skipped`.
+//!
+//! Argument syntax (`kiln run`): `i32`/`i64` as decimal or `0x` hex, with an
+//! optional `-` (unsigned spellings up to 2^32-1 / 2^64-1 wrap); `f32`/`f64`
+//! as decimal floats, `inf`, `-inf` or `nan`; `funcref`/`externref` only as
+//! `null`.
+//!
+//! Result format: `i32`/`i64` as signed decimal; `f32`/`f64` as Rust's
+//! shortest round-trip representation (`1.5`, `-0.0`, `inf`, `-inf`,
+//! `1e30`), a NaN as `nan:0x<bits in hex>` so its payload is visible;
+//! references as `ref.null func`, `ref.func`, `ref.null extern` or
+//! `ref.extern`.
+//!
+//! Exit status: 0 success; 1 any other error (unreadable, malformed or
+//! invalid module, link error, bad argument, a `wast` script with failures);
+//! 2 usage error (reported by clap); 3 the guest trapped (stderr shows
+//! `error: <trap message>` and the wasm backtrace); a WASI `proc_exit` code
+//! is passed through.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use kiln::wast::{Features, Totals, WastOptions, run_wast_file};
+use kiln::{Config, Engine, ErrorKind, Linker, Module, Store, Strategy, Val, ValType};
+
+/// Exit status for a guest trap.
+const EXIT_TRAP: u8 = 3;
+/// Exit status for every other error.
+const EXIT_ERROR: u8 = 1;
+/// Native stack of the thread that runs guest code: the interpreter and
+/// deep guest recursion need more than the main thread's default.
+const MAIN_STACK: usize = 64 << 20;
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success
+  1  error (unreadable, malformed or invalid module, link error, bad argument,
+     or a wast script with failed directives)
+  2  usage error
+  3  the guest trapped: stderr shows `error: <trap message>` and the wasm backtrace";
+
+const RUN_AFTER_HELP: &str = "\
+Argument syntax, by parameter type:
+  i32, i64     decimal or 0x hex, optionally negative (-5, 0x7f, -0x10)
+  f32, f64     decimal float, inf, -inf or nan (1.5, -0.0, 1e10)
+  funcref, externref   only `null`
+
+Result format, one line per result:
+  i32, i64     signed decimal
+  f32, f64     shortest round-trip form (1.5, -0.0, inf, -inf); a NaN prints
+               as nan:0x<bits in hex> so its payload is visible
+  references   ref.null func, ref.func, ref.null extern, ref.extern
+
+Exit status:
+  0  success
+  1  error (unreadable, malformed or invalid module, link error, bad argument)
+  2  usage error
+  3  the guest trapped: stderr shows `error: <trap message>` and the wasm backtrace";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kiln",
+    version,
+    about = "A tiered WebAssembly runtime",
+    after_long_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run an exported function of a module (.wasm binary or .wat text).
+    #[command(after_long_help = RUN_AFTER_HELP)]
+    Run(RunArgs),
+    /// Run .wast scripts (the spec test-suite format).
+    #[command(after_long_help = AFTER_HELP)]
+    Wast(WastArgs),
+}
+
+/// Options shared by every subcommand that creates an engine.
+#[derive(Args, Debug)]
+struct EngineArgs {
+    /// Execution tier: interp, jit, tiered or aot.
+    #[arg(long, value_name = "T", default_value = "interp", value_parser = parse_strategy)]
+    tier: Strategy,
+    /// Bytes of address space reserved per linear memory.
+    #[arg(long, value_name = "BYTES")]
+    memory_reservation: Option<u64>,
+}
+
+impl EngineArgs {
+    fn config(&self) -> Config {
+        let mut config = Config::new();
+        config.strategy(self.tier);
+        if let Some(bytes) = self.memory_reservation {
+            config.memory_reservation(bytes);
+        }
+        config
+    }
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse::<Strategy>().map_err(|e| e.to_string())
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The module: a .wasm binary or .wat text.
+    file: PathBuf,
+    /// The exported function to call (default: `_start`).
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
+    /// Arguments of the function, one per parameter.
+    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct WastArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The .wast scripts to run.
+    #[arg(required = true, value_name = "FILES")]
+    files: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let worker = std::thread::Builder::new()
+        .name("kiln-main".into())
+        .stack_size(MAIN_STACK)
+        .spawn(move || dispatch(cli));
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => {
+            eprintln!("error: kiln panicked");
+            ExitCode::from(EXIT_ERROR)
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the main thread: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => match run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => report_error(&err),
+        },
+        Command::Wast(args) => wast(&args),
+    }
+}
+
+/// Prints `err` and picks the exit status: 3 for a trap, the guest's code
+/// for a WASI exit, 1 otherwise.
+fn report_error(err: &anyhow::Error) -> ExitCode {
+    if let Some(kiln_err) = err.downcast_ref::<kiln::Error>() {
+        if let Some(code) = kiln_err.exit_code() {
+            return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_ERROR));
+        }
+        if matches!(kiln_err.kind(), ErrorKind::Trap) {
+            // The Display of a trap error carries the wasm backtrace.
+            eprintln!("error: {kiln_err}");
+            return ExitCode::from(EXIT_TRAP);
+        }
+    }
+    eprintln!("error: {err:#}");
+    ExitCode::from(EXIT_ERROR)
+}
+
+/// `kiln run`.
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let engine = Engine::new(&args.engine.config())?;
+    let bytes = read_module_bytes(&args.file)?;
+    let module = Module::new(&engine, &bytes)
+        .with_context(|| format!("cannot compile {}", args.file.display()))?;
+
+    let imports: Vec<String> = module
+        .imports()
+        .map(|i| format!("{}::{}", i.module(), i.name()))
+        .collect();
+    if !imports.is_empty() {
+        bail!(
+            "link error: the module imports {}, but `kiln run` provides no imports yet",
+            imports.join(", ")
+        );
+    }
+
+    let mut store = Store::new(&engine, ());
+    let linker = Linker::<()>::new(&engine);
+    let instance = linker.instantiate(&mut store, &module)?;
+
+    let name = match &args.invoke {
+        Some(name) => name.as_str(),
+        None if instance.get_func(&mut store, "_start").is_some() => "_start",
+        None => bail!("no --invoke given and the module has no _start"),
+    };
+    let func = instance
+        .get_func(&mut store, name)
+        .ok_or_else(|| anyhow!("the module exports no function `{name}`"))?;
+    let ty = func.ty(&store);
+    let params = ty.params();
+    if params.len() != args.args.len() {
+        bail!(
+            "`{name}` takes {} argument(s) ({}), {} given",
+            params.len(),
+            type_list(params),
+            args.args.len()
+        );
+    }
+    let vals = params
+        .iter()
+        .zip(&args.args)
+        .enumerate()
+        .map(|(i, (ty, text))| {
+            parse_val(*ty, text).with_context(|| format!("argument {} (`{text}`)", i + 1))
+        })
+        .collect::<anyhow::Result<Vec<Val>>>()?;
+    let mut results = vec![Val::I32(0); ty.results().len()];
+    func.call(&mut store, &vals, &mut results)?;
+    for result in &results {
+        println!("{}", format_val(result));
+    }
+    Ok(())
+}
+
+/// The module's binary: the file itself, or its `.wat` text encoded.
+fn read_module_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    let text = std::str::from_utf8(&bytes).with_context(|| {
+        format!(
+            "{} is neither a wasm binary nor UTF-8 .wat text",
+            path.display()
+        )
+    })?;
+    let with_location = |mut e: wast::Error| {
+        e.set_path(path);
+        e.set_text(text);
+        anyhow!("{e}")
+    };
+    let buf = wast::parser::ParseBuffer::new(text).map_err(with_location)?;
+    let mut wat = wast::parser::parse::<wast::Wat<'_>>(&buf).map_err(with_location)?;
+    wat.encode().map_err(with_location)
+}
+
+fn type_list(types: &[ValType]) -> String {
+    let names: Vec<&str> = types.iter().map(|t| type_name(*t)).collect();
+    names.join(", ")
+}
+
+fn type_name(ty: ValType) -> &'static str {
+    match ty {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::FuncRef => "funcref",
+        ValType::ExternRef => "externref",
+    }
+}
+
+/// Parses a command-line argument as a value of type `ty` (syntax in the
+/// module docs).
+fn parse_val(ty: ValType, text: &str) -> anyhow::Result<Val> {
+    Ok(match ty {
+        ValType::I32 => {
+            let v = parse_int(text)?;
+            if v < i128::from(i32::MIN) || v > i128::from(u32::MAX) {
+                bail!("out of range for i32");
+            }
+            // Unsigned spellings above i32::MAX wrap to the same bits.
+            Val::I32(v as u32 as i32)
+        }
+        ValType::I64 => {
+            let v = parse_int(text)?;
+            if v < i128::from(i64::MIN) || v > i128::from(u64::MAX) {
+                bail!("out of range for i64");
+            }
+            Val::I64(v as u64 as i64)
+        }
+        ValType::F32 => Val::F32(
+            text.parse::<f32>()
+                .map_err(|e| anyhow!("not an f32: {e}"))?
+                .to_bits(),
+        ),
+        ValType::F64 => Val::F64(
+            text.parse::<f64>()
+                .map_err(|e| anyhow!("not an f64: {e}"))?
+                .to_bits(),
+        ),
+        ValType::FuncRef if text == "null" => Val::FuncRef(None),
+        ValType::ExternRef if text == "null" => Val::ExternRef(None),
+        ValType::FuncRef | ValType::ExternRef => bail!("reference arguments can only be `null`"),
+        ValType::V128 => bail!("v128 arguments are not supported"),
+    })
+}
+
+/// Decimal or `0x` hex, optionally negative; `_` separators are not allowed.
+fn parse_int(text: &str) -> anyhow::Result<i128> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let magnitude = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u128::from_str_radix(hex, 16),
+        None => digits.parse::<u128>(),
+    }
+    .map_err(|e| anyhow!("not an integer: {e}"))?;
+    let magnitude = i128::try_from(magnitude).map_err(|_| anyhow!("integer out of range"))?;
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// Formats one result (format in the module docs).
+fn format_val(val: &Val) -> String {
+    match val {
+        Val::I32(v) => v.to_string(),
+        Val::I64(v) => v.to_string(),
+        Val::F32(bits) => {
+            let v = f32::from_bits(*bits);
+            if v.is_nan() {
+                format!("nan:{bits:#x}")
+            } else {
+                format!("{v:?}")
+            }
+        }
+        Val::F64(bits) => {
+            let v = f64::from_bits(*bits);
+            if v.is_nan() {
+                format!("nan:{bits:#x}")
+            } else {
+                format!("{v:?}")
+            }
+        }
+        Val::FuncRef(None) => "ref.null func".into(),
+        Val::FuncRef(Some(_)) => "ref.func".into(),
+        Val::ExternRef(None) => "ref.null extern".into(),
+        Val::ExternRef(Some(_)) => "ref.extern".into(),
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}
+
+/// `kiln wast`: exit 0 only if no directive failed.
+fn wast(args: &WastArgs) -> ExitCode {
+    let config = args.engine.config();
+    let options = WastOptions {
+        features: Features::Wasm2,
+        verbose: false,
+    };
+    let mut totals = Totals::default();
+    let stdout = std::io::stdout();
+    for path in &args.files {
+        let report = run_wast_file(path, &config, &options);
+        totals.add(&report);
+        let mut out = stdout.lock();
+        if let Err(e) = report.print_failures(&mut out) {
+            eprintln!("error: cannot write to stdout: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    println!("{totals}");
+    if totals.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_parse_decimal_hex_and_negative() {
+        assert_eq!(parse_int("42").ok(), Some(42));
+        assert_eq!(parse_int("-0x10").ok(), Some(-16));
+        assert_eq!(parse_int("0xffffffff").ok(), Some(0xffff_ffff));
+        assert!(parse_int("1.5").is_err());
+        assert!(matches!(parse_val(ValType::I32, "0xffffffff"), Ok(Val::I32(-1))));
+        assert!(parse_val(ValType::I32, "4294967296").is_err());
+        assert!(matches!(parse_val(ValType::I64, "-9223372036854775808"), Ok(Val::I64(i64::MIN))));
+    }
+
+    #[test]
+    fn floats_print_round_trip_and_nan_bits() {
+        assert_eq!(format_val(&Val::F64(1.5f64.to_bits())), "1.5");
+        assert_eq!(format_val(&Val::F32((-0.0f32).to_bits())), "-0.0");
+        assert_eq!(format_val(&Val::F64(f64::INFINITY.to_bits())), "inf");
+        assert_eq!(format_val(&Val::F32(0x7fc0_0001)), "nan:0x7fc00001");
+        let parsed = parse_val(ValType::F64, "0.1").ok();
+        assert!(matches!(parsed, Some(Val::F64(b)) if b == 0.1f64.to_bits()));
+    }
+}

@@ -1,0 +1,165 @@
+//! Engine configuration: execution strategy and resource limits.
+
+use crate::{Error, Result};
+use kiln_aot_format::WasmFeatureSet;
+use kiln_runtime::{MemoryConfig, StoreConfig, TypeRegistry};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// How an engine executes wasm.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Strategy {
+    /// Kiln's register-machine interpreter (`interp`).
+    #[default]
+    Interpreter,
+    /// Cranelift-compiled native code, compiled eagerly (`jit`; not yet built).
+    Jit,
+    /// Interpreter first, hot functions tiered up to Cranelift (`tiered`; not yet built).
+    Tiered,
+    /// Ahead-of-time compiled `.aot` files (`aot`; not yet built).
+    Aot,
+}
+
+impl Strategy {
+    /// Every strategy, in the order tiers were added.
+    pub const ALL: [Strategy; 4] = [Strategy::Interpreter, Strategy::Jit, Strategy::Tiered, Strategy::Aot];
+
+    /// Whether this build of kiln can execute with this strategy.
+    pub fn is_available(self) -> bool {
+        matches!(self, Strategy::Interpreter)
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Interpreter => "interp",
+            Strategy::Jit => "jit",
+            Strategy::Tiered => "tiered",
+            Strategy::Aot => "aot",
+        })
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Strategy> {
+        Ok(match s {
+            "interp" | "interpreter" => Strategy::Interpreter,
+            "jit" => Strategy::Jit,
+            "tiered" => Strategy::Tiered,
+            "aot" => Strategy::Aot,
+            _ => return Err(Error::msg(format!("unknown strategy `{s}` (expected interp, jit, tiered or aot)"))),
+        })
+    }
+}
+
+/// Engine configuration (builder style).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) strategy: Strategy,
+    pub(crate) memory: MemoryConfig,
+    pub(crate) max_wasm_stack: usize,
+    pub(crate) features: WasmFeatureSet,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            strategy: Strategy::default(),
+            memory: MemoryConfig::default(),
+            max_wasm_stack: StoreConfig::default().max_wasm_stack,
+            features: WasmFeatureSet::wasm2(),
+        }
+    }
+}
+
+impl Config {
+    /// The default configuration: interpreter, 4 GiB + 32 MiB guard per
+    /// memory (64-bit hosts), 1 MiB of wasm stack, Wasm 2.0 without SIMD.
+    pub fn new() -> Config {
+        Config::default()
+    }
+    /// Sets the execution strategy.
+    pub fn strategy(&mut self, strategy: Strategy) -> &mut Self {
+        self.strategy = strategy;
+        self
+    }
+    /// The execution strategy.
+    pub fn get_strategy(&self) -> Strategy {
+        self.strategy
+    }
+    /// Address space reserved per linear memory, in bytes. With at least
+    /// 4 GiB a 32-bit memory never moves when it grows; with less it moves
+    /// (and later tiers use explicit bounds checks).
+    pub fn memory_reservation(&mut self, bytes: u64) -> &mut Self {
+        self.memory.reservation = bytes;
+        self
+    }
+    /// Inaccessible bytes after each memory's reservation.
+    pub fn memory_guard_size(&mut self, bytes: u64) -> &mut Self {
+        self.memory.guard = bytes;
+        self
+    }
+    /// Maximum wasm stack per store, in bytes: deeper recursion traps with
+    /// "call stack exhausted".
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+    /// The wasm proposals modules may use (default: exactly Wasm 2.0
+    /// without SIMD).
+    pub fn wasm_features(&mut self, features: WasmFeatureSet) -> &mut Self {
+        self.features = features;
+        self
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    pub(crate) registry: Arc<TypeRegistry>,
+}
+
+/// A compilation and execution environment shared by modules and stores.
+/// Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl Engine {
+    /// Creates an engine.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] when the strategy is not built yet.
+    pub fn new(config: &Config) -> Result<Engine> {
+        if !config.strategy.is_available() {
+            return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
+        }
+        Ok(Engine { inner: Arc::new(EngineInner { config: config.clone(), registry: Arc::new(TypeRegistry::default()) }) })
+    }
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    pub(crate) fn store_config(&self) -> StoreConfig {
+        StoreConfig { memory: self.inner.config.memory, max_wasm_stack: self.inner.config.max_wasm_stack }
+    }
+    /// Whether two handles name the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(&Config::default()).expect("the default strategy is always available")
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine").field("strategy", &self.inner.config.strategy).finish()
+    }
+}

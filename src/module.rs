@@ -1,0 +1,125 @@
+//! Modules: validated wasm, ready to instantiate any number of times in
+//! any store of the same engine, on any thread.
+
+use crate::types::{ExternType, GlobalType, MemoryType, TableType};
+use crate::{Engine, Error, Result};
+use kiln_aot_format::EntityIndex;
+use kiln_runtime::RuntimeModule;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A validated module. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) engine: Engine,
+    pub(crate) rt: Arc<RuntimeModule>,
+}
+
+/// An import of a module.
+#[derive(Clone, Debug)]
+pub struct ImportType<'a> {
+    module: &'a str,
+    name: &'a str,
+    ty: ExternType,
+}
+
+impl<'a> ImportType<'a> {
+    /// The module name imported from.
+    pub fn module(&self) -> &'a str {
+        self.module
+    }
+    /// The field name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+    /// The expected type.
+    pub fn ty(&self) -> ExternType {
+        self.ty.clone()
+    }
+}
+
+/// An export of a module.
+#[derive(Clone, Debug)]
+pub struct ExportType<'a> {
+    name: &'a str,
+    ty: ExternType,
+}
+
+impl<'a> ExportType<'a> {
+    /// The export's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+    /// Its type.
+    pub fn ty(&self) -> ExternType {
+        self.ty.clone()
+    }
+}
+
+impl Module {
+    /// Decodes and validates a wasm binary (spec §5, §3) with the engine's
+    /// feature set (Wasm 2.0 without SIMD by default). Function bodies are
+    /// validated now and translated for the interpreter at their first call.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Compile`], naming the byte offset and the reason.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let rt = RuntimeModule::new(bytes.as_ref().to_vec(), engine.inner.config.features, engine.inner.registry.clone())?;
+        Ok(Module { engine: engine.clone(), rt })
+    }
+
+    /// Reads and validates the wasm binary at `path`.
+    ///
+    /// # Errors
+    /// I/O errors and those of [`Module::new`].
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;
+        Module::new(engine, bytes)
+    }
+
+    /// The module name from the name section.
+    pub fn name(&self) -> Option<&str> {
+        self.rt.info.name.as_deref()
+    }
+
+    /// The engine this module belongs to.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn entity_type(&self, index: EntityIndex) -> ExternType {
+        let info = &self.rt.info;
+        match index {
+            EntityIndex::Function(f) => ExternType::Func(info.func_type(f).clone()),
+            EntityIndex::Table(t) => ExternType::Table(TableType(info.tables[t.index()])),
+            EntityIndex::Memory(m) => ExternType::Memory(MemoryType(info.memories[m.index()])),
+            EntityIndex::Global(g) => ExternType::Global(GlobalType(info.globals[g.index()])),
+        }
+    }
+
+    /// The imports, in order.
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
+        self.rt.info.imports.iter().map(|i| ImportType { module: &i.module, name: &i.name, ty: self.entity_type(i.index) })
+    }
+
+    /// The exports, in order.
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
+        self.rt.info.exports.iter().map(|e| ExportType { name: &e.name, ty: self.entity_type(e.index) })
+    }
+
+    /// Translates every function for the interpreter now instead of at
+    /// first call (useful to measure execution alone).
+    ///
+    /// # Errors
+    /// A translation error (implementation limits).
+    pub fn precompile(&self) -> Result<()> {
+        self.rt.translate_all()
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.name()).finish_non_exhaustive()
+    }
+}

