@@ -42,7 +42,7 @@ pub use instance::Instance;
 pub use kiln_aot_format::{TrapCode, WasmFeatureSet};
 pub use kiln_runtime::{Error, ErrorKind, FrameInfo, Result, Trap};
 pub use linker::Linker;
-pub use module::{ExportType, ImportType, Module};
+pub use module::{wat_to_binary, ExportType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Caller, Store, StoreContext, StoreContextMut};
 pub use types::{ExternType, FuncType, GlobalType, MemoryType, Mutability, RefType, TableType, ValType};
 pub use values::{ExternRef, Ref, Val};

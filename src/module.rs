@@ -58,13 +58,18 @@ impl<'a> ExportType<'a> {
 
 impl Module {
     /// Decodes and validates a wasm binary (spec §5, §3) with the engine's
-    /// feature set (Wasm 2.0 without SIMD by default). Function bodies are
-    /// validated now and translated for the interpreter at their first call.
+    /// feature set (Wasm 2.0 without SIMD by default). Input that does not
+    /// start with the binary magic `\0asm` is read as the text format
+    /// (spec §6) and encoded first. Function bodies are validated now and
+    /// translated for the interpreter at their first call.
     ///
     /// # Errors
-    /// [`crate::ErrorKind::Compile`], naming the byte offset and the reason.
+    /// [`crate::ErrorKind::Compile`], naming the byte offset and the reason
+    /// (for text, the offset in the text).
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let rt = RuntimeModule::new(bytes.as_ref().to_vec(), engine.inner.config.features, engine.inner.registry.clone())?;
+        let bytes = bytes.as_ref();
+        let binary = if bytes.starts_with(b"\0asm") { bytes.to_vec() } else { wat_to_binary(bytes)? };
+        let rt = RuntimeModule::new(binary, engine.inner.config.features, engine.inner.registry.clone())?;
         Ok(Module { engine: engine.clone(), rt })
     }
 
@@ -116,6 +121,20 @@ impl Module {
     pub fn precompile(&self) -> Result<()> {
         self.rt.translate_all()
     }
+}
+
+/// Encodes a module in the text format (spec §6) as a binary, with the
+/// `wast` crate.
+///
+/// # Errors
+/// [`crate::ErrorKind::Compile`] with the text offset of the first error.
+pub fn wat_to_binary(text: &[u8]) -> Result<Vec<u8>> {
+    let compile_err = |offset: usize, message: String| Error::compile(kiln_aot_format::ModuleError { offset: offset as u64, message });
+    let text = std::str::from_utf8(text)
+        .map_err(|e| compile_err(e.valid_up_to(), "input is neither a wasm binary (no `\\0asm` magic) nor UTF-8 text".into()))?;
+    let buf = wast::parser::ParseBuffer::new(text).map_err(|e| compile_err(e.span().offset(), e.message()))?;
+    let mut wat = wast::parser::parse::<wast::Wat<'_>>(&buf).map_err(|e| compile_err(e.span().offset(), e.message()))?;
+    wat.encode().map_err(|e| compile_err(e.span().offset(), e.message()))
 }
 
 impl std::fmt::Debug for Module {

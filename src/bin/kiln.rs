@@ -368,6 +368,11 @@ fn format_val(val: &Val) -> String {
 /// `kiln wast`: exit 0 only if no directive failed.
 fn wast(args: &WastArgs) -> ExitCode {
     let config = args.engine.config();
+    // An unavailable tier is one error, not one failure per script.
+    if let Err(e) = Engine::new(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_ERROR);
+    }
     let options = WastOptions {
         features: Features::Wasm2,
         verbose: false,
@@ -401,9 +406,15 @@ mod tests {
         assert_eq!(parse_int("-0x10").ok(), Some(-16));
         assert_eq!(parse_int("0xffffffff").ok(), Some(0xffff_ffff));
         assert!(parse_int("1.5").is_err());
-        assert!(matches!(parse_val(ValType::I32, "0xffffffff"), Ok(Val::I32(-1))));
+        assert!(matches!(
+            parse_val(ValType::I32, "0xffffffff"),
+            Ok(Val::I32(-1))
+        ));
         assert!(parse_val(ValType::I32, "4294967296").is_err());
-        assert!(matches!(parse_val(ValType::I64, "-9223372036854775808"), Ok(Val::I64(i64::MIN))));
+        assert!(matches!(
+            parse_val(ValType::I64, "-9223372036854775808"),
+            Ok(Val::I64(i64::MIN))
+        ));
     }
 
     #[test]

@@ -273,7 +273,10 @@ mod tests {
         ));
         assert_eq!((report.passed, report.failed, report.skipped), (2, 3, 0));
         let lines: Vec<(usize, &str)> = report.failures.iter().map(|f| (f.line, f.kind)).collect();
-        assert_eq!(lines, [(3, "assert_return"), (4, "assert_trap"), (5, "invoke")]);
+        assert_eq!(
+            lines,
+            [(3, "assert_return"), (4, "assert_trap"), (5, "invoke")]
+        );
         assert_eq!(
             report.failures[0].to_string(),
             "FAIL t.wast:3: assert_return: expected [i32.const 5], got [i32.const 4]"
@@ -297,9 +300,22 @@ mod tests {
     #[test]
     fn unsupported_directives_fail_with_a_reason() {
         let report = run("(module)\n(thread $t (module))\n(wait $t)\n");
-        assert_eq!((report.passed, report.failed), (1, 2), "{:?}", report.failures);
-        assert!(report.failures[0].got.contains("unsupported directive `thread`"));
-        assert!(report.failures[1].got.contains("unsupported directive `wait`"));
+        assert_eq!(
+            (report.passed, report.failed),
+            (1, 2),
+            "{:?}",
+            report.failures
+        );
+        assert!(
+            report.failures[0]
+                .got
+                .contains("unsupported directive `thread`")
+        );
+        assert!(
+            report.failures[1]
+                .got
+                .contains("unsupported directive `wait`")
+        );
     }
 
     #[test]
@@ -321,7 +337,10 @@ mod tests {
         ));
         assert_eq!((report.passed, report.failed, report.skipped), (2, 0, 3));
         let reason = report.skip_reason.as_deref().unwrap_or_default();
-        assert!(reason.starts_with("line 3:") && reason.contains("SIMD"), "{reason}");
+        assert!(
+            reason.starts_with("line 3:") && reason.contains("SIMD"),
+            "{reason}"
+        );
         let mut out = Vec::new();
         report.print_failures(&mut out).expect("write to a Vec");
         assert_eq!(
@@ -352,7 +371,12 @@ mod tests {
             "(assert_unlinkable (module (import \"spectest\" \"memory\" (memory 3))) \"incompatible import type\")\n",
             "(assert_unlinkable (module (import \"a\" \"nothing\" (func))) \"unknown import\")\n",
         ));
-        assert_eq!((report.passed, report.failed), (8, 0), "{:?}", report.failures);
+        assert_eq!(
+            (report.passed, report.failed),
+            (8, 0),
+            "{:?}",
+            report.failures
+        );
     }
 
     #[test]
@@ -365,7 +389,12 @@ mod tests {
             "(assert_return (invoke \"null\") (ref.null func))\n",
             "(assert_return (invoke \"id\" (ref.extern 3)) (ref.extern 4))\n",
         ));
-        assert_eq!((report.passed, report.failed), (4, 1), "{:?}", report.failures);
+        assert_eq!(
+            (report.passed, report.failed),
+            (4, 1),
+            "{:?}",
+            report.failures
+        );
         assert_eq!(report.failures[0].got, "[ref.extern 3]");
     }
 
@@ -375,6 +404,11 @@ mod tests {
             "(module (func $f (export \"f\") (call $f)))\n",
             "(assert_exhaustion (invoke \"f\") \"call stack exhausted\")\n",
         ));
-        assert_eq!((report.passed, report.failed), (2, 0), "{:?}", report.failures);
+        assert_eq!(
+            (report.passed, report.failed),
+            (2, 0),
+            "{:?}",
+            report.failures
+        );
     }
 }

@@ -17,7 +17,8 @@ use crate::{Config, Engine, Error, ErrorKind, Instance, Linker, Module, Store, T
 pub(super) fn run(name: &str, text: &str, config: &Config, options: &WastOptions) -> WastReport {
     let parse_failure = |err: wast::Error| {
         let line = err.span().linecol_in(text).0 + 1;
-        let mut report = single_failure(name, "parse", "a well-formed .wast script", &err.message());
+        let mut report =
+            single_failure(name, "parse", "a well-formed .wast script", &err.message());
         if let Some(failure) = report.failures.first_mut() {
             failure.line = line;
         }
@@ -40,12 +41,24 @@ pub(super) fn run(name: &str, text: &str, config: &Config, options: &WastOptions
     config.wasm_features(options.features.feature_set());
     let engine = match Engine::new(&config) {
         Ok(engine) => engine,
-        Err(err) => return single_failure(name, "engine", "an engine for this config", &err.to_string()),
+        Err(err) => {
+            return single_failure(
+                name,
+                "engine",
+                "an engine for this config",
+                &err.to_string(),
+            );
+        }
     };
     let mut runner = match Runner::new(&engine, options) {
         Ok(runner) => runner,
         Err(err) => {
-            return single_failure(name, "spectest", "the spectest host module", &err.to_string());
+            return single_failure(
+                name,
+                "spectest",
+                "the spectest host module",
+                &err.to_string(),
+            );
         }
     };
 
@@ -130,7 +143,10 @@ fn kind_of(directive: &WastDirective<'_>) -> &'static str {
 /// What one directive came to.
 enum Outcome {
     Pass,
-    Fail { expected: String, got: String },
+    Fail {
+        expected: String,
+        got: String,
+    },
     /// The file needs SIMD: this and every later directive is skipped.
     SkipFile(String),
 }
@@ -256,7 +272,9 @@ impl Runner {
             WastDirective::Register { name, module, .. } => {
                 let instance = match self.instance(module) {
                     Ok(instance) => instance,
-                    Err(h) => return h.into_outcome(format!("an instance to register as \"{name}\"")),
+                    Err(h) => {
+                        return h.into_outcome(format!("an instance to register as \"{name}\""));
+                    }
                 };
                 match self.linker.instance(&mut self.store, name, instance) {
                     Ok(_) => Outcome::Pass,
@@ -543,9 +561,18 @@ mod tests {
     #[test]
     fn trap_messages_match_by_containment_or_detail_suffix() {
         assert!(trap_message_matches("integer overflow", "integer overflow"));
-        assert!(trap_message_matches("uninitialized element", "uninitialized element 2"));
-        assert!(!trap_message_matches("uninitialized element", "uninitialized elements"));
-        assert!(!trap_message_matches("undefined element", "uninitialized element"));
+        assert!(trap_message_matches(
+            "uninitialized element",
+            "uninitialized element 2"
+        ));
+        assert!(!trap_message_matches(
+            "uninitialized element",
+            "uninitialized elements"
+        ));
+        assert!(!trap_message_matches(
+            "undefined element",
+            "uninitialized element"
+        ));
         assert!(!trap_message_matches("", "unreachable"));
     }
 }

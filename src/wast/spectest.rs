@@ -11,11 +11,11 @@
 //! | `table` | funcref table, 10 elements minimum, 20 maximum |
 //! | `memory` | memory of 1 page (64 KiB) minimum, 2 pages maximum |
 
+use crate::Ref;
 use crate::{
     Global, GlobalType, Linker, Memory, MemoryType, Mutability, RefType, Result, Store, Table,
     TableType, Val, ValType,
 };
-use crate::Ref;
 
 /// The module name the spec suite imports these items from.
 pub const MODULE: &str = "spectest";

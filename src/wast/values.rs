@@ -258,10 +258,22 @@ mod tests {
         assert!(f32_matches(&arithmetic, 0x7fc0_0001));
         assert!(f32_matches(&arithmetic, 0xffff_ffff));
         assert!(!f32_matches(&arithmetic, 0x7fa0_0000)); // signalling
-        assert!(f64_matches(&NanPattern::CanonicalNan, 0xfff8_0000_0000_0000));
-        assert!(!f64_matches(&NanPattern::CanonicalNan, 0x7ff8_0000_0000_0001));
-        assert!(f64_matches(&NanPattern::ArithmeticNan, 0x7ff8_0000_0000_0001));
-        assert!(!f64_matches(&NanPattern::ArithmeticNan, 0x7ff4_0000_0000_0000));
+        assert!(f64_matches(
+            &NanPattern::CanonicalNan,
+            0xfff8_0000_0000_0000
+        ));
+        assert!(!f64_matches(
+            &NanPattern::CanonicalNan,
+            0x7ff8_0000_0000_0001
+        ));
+        assert!(f64_matches(
+            &NanPattern::ArithmeticNan,
+            0x7ff8_0000_0000_0001
+        ));
+        assert!(!f64_matches(
+            &NanPattern::ArithmeticNan,
+            0x7ff4_0000_0000_0000
+        ));
         // Values compare bitwise: -0.0 is not 0.0.
         let zero = NanPattern::Value(wast::token::F32 { bits: 0 });
         assert!(f32_matches(&zero, 0));
