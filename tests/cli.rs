@@ -88,20 +88,35 @@ fn run_add_prints_the_sum() {
     let out = run_invoke(&file, "add", &["0x7fffffff", "1"]);
     assert_eq!(stdout(&out), "-2147483648\n", "stderr: {}", stderr(&out));
     let out = run_invoke(&file, "wide", &["-9223372036854775808"]);
-    assert_eq!(stdout(&out), "-9223372036854775808\n", "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "-9223372036854775808\n",
+        "stderr: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn run_floats_round_trip() {
     let dir = TempDir::new("floats");
     let file = dir.write("m.wat", MODULE);
-    for (arg, printed) in [("0.1", "0.1"), ("-0.0", "-0.0"), ("1e300", "1e300"), ("-inf", "-inf")] {
+    for (arg, printed) in [
+        ("0.1", "0.1"),
+        ("-0.0", "-0.0"),
+        ("1e300", "1e300"),
+        ("-inf", "-inf"),
+    ] {
         let out = run_invoke(&file, "id_f64", &[arg]);
         assert!(out.status.success(), "{arg}: stderr: {}", stderr(&out));
         assert_eq!(stdout(&out), format!("{printed}\n"));
     }
     let out = run_invoke(&file, "third", &[]);
-    assert_eq!(stdout(&out), "0.3333333333333333\n", "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "0.3333333333333333\n",
+        "stderr: {}",
+        stderr(&out)
+    );
     // A NaN prints its bits, payload included.
     let out = run_invoke(&file, "nan_f32", &[]);
     assert_eq!(stdout(&out), "nan:0x7fa00000\n", "stderr: {}", stderr(&out));
@@ -155,7 +170,11 @@ fn run_errors_exit_1() {
     // Wrong number of arguments.
     let out = run_invoke(&file, "add", &["1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("takes 2 argument"), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("takes 2 argument"),
+        "stderr: {}",
+        stderr(&out)
+    );
     // An argument that does not parse.
     let out = run_invoke(&file, "add", &["1", "x"]);
     assert_eq!(out.status.code(), Some(1));
@@ -181,10 +200,7 @@ fn run_errors_exit_1() {
 #[test]
 fn run_start_is_called_without_invoke() {
     let dir = TempDir::new("start");
-    let file = dir.write(
-        "s.wat",
-        "(module (func (export \"_start\") unreachable))",
-    );
+    let file = dir.write("s.wat", "(module (func (export \"_start\") unreachable))");
     // `_start` runs (and traps here, which proves it was called).
     let out = kiln(&["run", file.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
@@ -226,7 +242,11 @@ fn wast_passing_script_exits_0() {
     let file = dir.write("ok.wast", PASSING_WAST);
     let out = kiln(&["wast", file.to_str().expect("utf-8 path")]);
     let text = stdout(&out);
-    assert!(out.status.success(), "stdout: {text}\nstderr: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "stdout: {text}\nstderr: {}",
+        stderr(&out)
+    );
     assert_eq!(text.lines().last(), Some("11 passed, 0 failed, 0 skipped"));
     assert!(!text.contains("FAIL"), "stdout: {text}");
 }

@@ -49,8 +49,7 @@ fn parse_args() -> Result<Args, String> {
         } else if let Some(value) = arg.strip_prefix("--file=") {
             args.file = Some(value.to_string());
         } else if arg == "--tier" {
-            args.tiers
-                .push(iter.next().ok_or("--tier needs a value")?);
+            args.tiers.push(iter.next().ok_or("--tier needs a value")?);
         } else if arg == "--file" {
             args.file = Some(iter.next().ok_or("--file needs a value")?);
         } else if arg == "--list" {
