@@ -110,6 +110,13 @@ impl Memory {
         check(s, self.store, "memory");
         s.memories[self.idx].data_mut()
     }
+    /// The memory's bytes and the store's data, borrowed together (host
+    /// functions such as WASI's need both at once).
+    pub fn data_and_store_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> (&'a mut [u8], &'a mut T) {
+        let inner = store.into().0;
+        check(&inner.opaque, self.store, "memory");
+        (inner.opaque.memories[self.idx].data_mut(), &mut inner.data)
+    }
     /// Grows by `delta` pages; returns the old size in pages.
     ///
     /// # Errors

@@ -291,3 +291,29 @@ fn module_is_shared_across_threads() {
         }
     });
 }
+
+#[test]
+fn memory_and_data_borrowed_together() {
+    let engine = Engine::default();
+    let m = module(
+        &engine,
+        r#"(module (import "env" "fill" (func $fill (param i32)))
+            (memory (export "memory") 1)
+            (func (export "go") (i32.const 3) call $fill))"#,
+    );
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("env", "fill", |mut caller: Caller<'_, u32>, n: i32| {
+            let mem = caller.get_export("memory").and_then(Extern::into_memory).unwrap();
+            let (bytes, calls) = mem.data_and_store_mut(&mut caller);
+            bytes[..n as usize].fill(0xab);
+            *calls += 1;
+        })
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &m).unwrap();
+    inst.get_typed_func::<(), ()>(&mut store, "go").unwrap().call(&mut store, ()).unwrap();
+    let mem = inst.get_memory(&mut store, "memory").unwrap();
+    assert_eq!(&mem.data(&store)[..4], &[0xab, 0xab, 0xab, 0]);
+    assert_eq!(*store.data(), 1);
+}
