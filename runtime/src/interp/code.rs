@@ -159,11 +159,34 @@ define_instrs! {
     }
 }
 
+/// A handler: executes the [`Op`] at `pc` on the frame at `fp`, with
+/// memory 0's base `mb` and length `ml` in registers, then continues with
+/// the next op (see [`super::exec`]).
+///
+/// # Safety
+/// `pc` points into the code of the function whose frame is at `fp`, the
+/// frame has the function's `frame_size` slots, `mb`/`ml` describe memory
+/// 0 of `st`'s current instance, and `st` is the running activation.
+pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut super::exec::State, *mut u8, usize) -> super::exec::Exit;
+
+/// An executable instruction: its handler and up to four operands.
+/// Branch targets are offsets in ops relative to the branch itself.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct Op {
+    pub handler: Handler,
+    pub a: u32,
+    pub b: u32,
+    pub c: u32,
+    pub d: u32,
+}
+
 /// A translated function.
-#[derive(Debug)]
 pub struct InterpFunc {
-    /// The code; the last instruction is a return.
+    /// The translator's output, kept for inspection (`dump_interp`).
     pub code: Box<[Instr]>,
+    /// What executes: `code` assembled into handler-threaded ops.
+    pub(crate) ops: Box<[Op]>,
     /// Parameter slots.
     pub params: u32,
     /// Parameter plus declared-local slots.
@@ -179,10 +202,22 @@ pub struct InterpFunc {
     pub hotness: AtomicU32,
 }
 
+impl std::fmt::Debug for InterpFunc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterpFunc")
+            .field("params", &self.params)
+            .field("locals", &self.locals)
+            .field("frame_size", &self.frame_size)
+            .field("code", &self.code)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
-    fn instr_is_16_bytes() {
+    fn instr_and_op_sizes() {
         assert_eq!(core::mem::size_of::<super::Instr>(), 16);
+        assert_eq!(core::mem::size_of::<super::Op>(), 24);
     }
 }

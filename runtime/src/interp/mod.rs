@@ -3,21 +3,25 @@
 //! * [`code`]: the register-machine instruction set and [`InterpFunc`].
 //! * [`translate`]: wasm → interpreter code, once per function, lazily at
 //!   its first call.
-//! * [`exec`]: the execution loop.
+//! * `assemble`: lowers that code into handler-threaded ops.
+//! * [`exec`] and `handlers`: execution, with tail-call threaded dispatch in
+//!   optimised builds and a dispatch loop otherwise (chosen by `build.rs`).
 //!
 //! The interpreter works on the same VMContext, memories, tables and
 //! globals as native code, and enters and leaves through the array-call
 //! ABI ([`interp_array_call`] is the `array_call` entry of every function
 //! that has no native code), so a tier-up only swaps a funcref's entries.
 
+mod assemble;
 pub mod code;
 pub(crate) mod exec;
+mod handlers;
 pub mod translate;
 
 use crate::error::{Error, Trap};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
-use code::{Instr, InterpFunc};
+use code::{InterpFunc, Op};
 use exec::Unwind;
 use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::TrapCode;
@@ -32,7 +36,7 @@ const HOST_STACK_BUDGET: usize = 512 * 1024;
 pub(crate) struct Frame {
     pub func: *const InterpFunc,
     pub inst: *mut Instance,
-    pub pc: *const Instr,
+    pub pc: *const Op,
     pub fp: *mut u64,
     pub func_index: u32,
 }

@@ -113,8 +113,10 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
     if frame_size > MAX_FRAME_SLOTS as u64 {
         return Err(err(body_range.start as u64, "function frame is too large for the interpreter"));
     }
+    let ops = super::assemble::assemble(&t.code);
     Ok(InterpFunc {
         code: t.code.into_boxed_slice(),
+        ops,
         params: ty.params.len() as u32,
         locals,
         consts: t.consts.into_boxed_slice(),
