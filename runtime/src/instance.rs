@@ -21,6 +21,7 @@ use kiln_aot_format::{
     VMSharedTypeIndex, WasmFuncType,
 };
 use std::alloc::Layout;
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// What an instance imports, already matched against the module's import
@@ -51,6 +52,10 @@ pub struct Instance {
     /// Evaluated items of each element segment; empty once dropped.
     elem_segments: Vec<Box<[usize]>>,
     memory0: *mut VMMemoryDefinition,
+    /// Translated code of each defined function, once looked up (the
+    /// interpreter's call fast path).
+    interp_cache: Box<[Cell<*const InterpFunc>]>,
+    num_imported_funcs: u32,
     func_ptrs: *mut *const VMFuncRef,
     global_ptrs: *mut *mut VMGlobalDefinition,
     table_ptrs: *mut *mut VMTableDefinition,
@@ -137,10 +142,24 @@ impl Instance {
         unsafe { (&mut (*self.store).memories)[self.memories[index as usize]].definition() }
     }
 
-    /// Interpreter code of function `index` (a defined function).
+    /// Interpreter code of function `index` (a defined function),
+    /// translating it on first use.
+    #[inline(always)]
     pub fn interp_func(&self, index: u32) -> std::result::Result<*const InterpFunc, TrapCode> {
-        let def = self.module.info.defined_func_index(index.into()).ok_or(TrapCode::InternalError)?;
-        self.module.interp_func(def).map(|f| f as *const InterpFunc).map_err(|_| TrapCode::InternalError)
+        let def = index.wrapping_sub(self.num_imported_funcs) as usize;
+        match self.interp_cache.get(def) {
+            Some(cell) if !cell.get().is_null() => Ok(cell.get()),
+            Some(cell) => self.interp_func_slow(def, cell),
+            None => Err(TrapCode::InternalError),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn interp_func_slow(&self, def: usize, cell: &Cell<*const InterpFunc>) -> std::result::Result<*const InterpFunc, TrapCode> {
+        let f = self.module.interp_func(DefinedFuncIndex(def as u32)).map_err(|_| TrapCode::InternalError)?;
+        cell.set(f);
+        Ok(f)
     }
 
     /// The callee of `call_indirect` through `table` at `index` with
@@ -267,6 +286,8 @@ impl StoreOpaque {
             dropped_data: vec![false; info.data_segments.len()],
             elem_segments: Vec::new(),
             memory0: core::ptr::null_mut(),
+            interp_cache: (0..info.num_defined_funcs()).map(|_| Cell::new(core::ptr::null())).collect(),
+            num_imported_funcs: info.num_imported_funcs,
             func_ptrs: at(off.func_ptrs).cast(),
             global_ptrs: at(off.global_ptrs).cast(),
             table_ptrs: at(off.table_ptrs).cast(),

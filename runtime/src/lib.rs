@@ -12,6 +12,7 @@
 //! * [`module`]: the runtime's view of a validated module and the engine's
 //!   type registry.
 //! * [`error`]: the public `Error` and `Trap` types.
+//! * [`wasi`]: WASI preview1 over a context and guest memory.
 //!
 //! `unsafe` code is confined to the VM-facing modules (instance, memory,
 //! interp, host, libcalls, store); every block states why it holds.
@@ -27,6 +28,7 @@ pub mod memory;
 pub mod module;
 pub mod store;
 pub mod table;
+pub mod wasi;
 
 pub use error::{Error, ErrorKind, FrameInfo, Result, Trap};
 pub use instance::{Imports, Instance};

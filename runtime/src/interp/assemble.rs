@@ -4,11 +4,124 @@
 //! branch targets into relative offsets, choosing the back-edge variant of
 //! a branch when its target is not after it.
 
-use super::code::{Handler, Instr, Op};
+use super::code::{BinKind, Handler, Instr, Op};
 use super::handlers as h;
 
 fn op(handler: Handler, a: u32, b: u32, c: u32, d: u32) -> Op {
     Op { handler, a, b, c, d }
+}
+
+/// The handler of `dst = a kind imm`.
+fn binary_imm_handler(kind: BinKind) -> Handler {
+    use BinKind as K;
+    match kind {
+        K::I32Add => h::i32_add_imm,
+        K::I32Sub => h::i32_sub_imm,
+        K::I32Mul => h::i32_mul_imm,
+        K::I32And => h::i32_and_imm,
+        K::I32Or => h::i32_or_imm,
+        K::I32Xor => h::i32_xor_imm,
+        K::I32Shl => h::i32_shl_imm,
+        K::I32ShrS => h::i32_shr_s_imm,
+        K::I32ShrU => h::i32_shr_u_imm,
+        K::I32Rotl => h::i32_rotl_imm,
+        K::I32Rotr => h::i32_rotr_imm,
+        K::I32Eq => h::i32_eq_imm,
+        K::I32Ne => h::i32_ne_imm,
+        K::I32LtS => h::i32_lt_s_imm,
+        K::I32LtU => h::i32_lt_u_imm,
+        K::I32GtS => h::i32_gt_s_imm,
+        K::I32GtU => h::i32_gt_u_imm,
+        K::I32LeS => h::i32_le_s_imm,
+        K::I32LeU => h::i32_le_u_imm,
+        K::I32GeS => h::i32_ge_s_imm,
+        K::I32GeU => h::i32_ge_u_imm,
+        K::I64Add => h::i64_add_imm,
+        K::I64Sub => h::i64_sub_imm,
+        K::I64Mul => h::i64_mul_imm,
+        K::I64And => h::i64_and_imm,
+        K::I64Or => h::i64_or_imm,
+        K::I64Xor => h::i64_xor_imm,
+        K::I64Shl => h::i64_shl_imm,
+        K::I64ShrS => h::i64_shr_s_imm,
+        K::I64ShrU => h::i64_shr_u_imm,
+        K::I64Rotl => h::i64_rotl_imm,
+        K::I64Rotr => h::i64_rotr_imm,
+        K::I64Eq => h::i64_eq_imm,
+        K::I64Ne => h::i64_ne_imm,
+        K::I64LtS => h::i64_lt_s_imm,
+        K::I64LtU => h::i64_lt_u_imm,
+        K::I64GtS => h::i64_gt_s_imm,
+        K::I64GtU => h::i64_gt_u_imm,
+        K::I64LeS => h::i64_le_s_imm,
+        K::I64LeU => h::i64_le_u_imm,
+        K::I64GeS => h::i64_ge_s_imm,
+        K::I64GeU => h::i64_ge_u_imm,
+    }
+}
+
+/// `h::$f::<true>` for back-edges, `h::$f::<false>` otherwise.
+macro_rules! pick {
+    ($back:expr, $f:ident) => {
+        if $back { h::$f::<true> as Handler } else { h::$f::<false> as Handler }
+    };
+}
+
+/// The handler of a fused compare-and-branch on two slots; `None` for a
+/// kind that is not a comparison.
+fn branch_handler(kind: BinKind, back: bool) -> Option<Handler> {
+    use BinKind as K;
+    Some(match kind {
+        K::I32Eq => pick!(back, br_i32_eq),
+        K::I32Ne => pick!(back, br_i32_ne),
+        K::I32LtS => pick!(back, br_i32_lt_s),
+        K::I32LtU => pick!(back, br_i32_lt_u),
+        K::I32GtS => pick!(back, br_i32_gt_s),
+        K::I32GtU => pick!(back, br_i32_gt_u),
+        K::I32LeS => pick!(back, br_i32_le_s),
+        K::I32LeU => pick!(back, br_i32_le_u),
+        K::I32GeS => pick!(back, br_i32_ge_s),
+        K::I32GeU => pick!(back, br_i32_ge_u),
+        K::I64Eq => pick!(back, br_i64_eq),
+        K::I64Ne => pick!(back, br_i64_ne),
+        K::I64LtS => pick!(back, br_i64_lt_s),
+        K::I64LtU => pick!(back, br_i64_lt_u),
+        K::I64GtS => pick!(back, br_i64_gt_s),
+        K::I64GtU => pick!(back, br_i64_gt_u),
+        K::I64LeS => pick!(back, br_i64_le_s),
+        K::I64LeU => pick!(back, br_i64_le_u),
+        K::I64GeS => pick!(back, br_i64_ge_s),
+        K::I64GeU => pick!(back, br_i64_ge_u),
+        _ => return None,
+    })
+}
+
+/// The handler of a fused compare-with-immediate-and-branch.
+fn branch_imm_handler(kind: BinKind, back: bool) -> Option<Handler> {
+    use BinKind as K;
+    Some(match kind {
+        K::I32Eq => pick!(back, br_i32_eq_imm),
+        K::I32Ne => pick!(back, br_i32_ne_imm),
+        K::I32LtS => pick!(back, br_i32_lt_s_imm),
+        K::I32LtU => pick!(back, br_i32_lt_u_imm),
+        K::I32GtS => pick!(back, br_i32_gt_s_imm),
+        K::I32GtU => pick!(back, br_i32_gt_u_imm),
+        K::I32LeS => pick!(back, br_i32_le_s_imm),
+        K::I32LeU => pick!(back, br_i32_le_u_imm),
+        K::I32GeS => pick!(back, br_i32_ge_s_imm),
+        K::I32GeU => pick!(back, br_i32_ge_u_imm),
+        K::I64Eq => pick!(back, br_i64_eq_imm),
+        K::I64Ne => pick!(back, br_i64_ne_imm),
+        K::I64LtS => pick!(back, br_i64_lt_s_imm),
+        K::I64LtU => pick!(back, br_i64_lt_u_imm),
+        K::I64GtS => pick!(back, br_i64_gt_s_imm),
+        K::I64GtU => pick!(back, br_i64_gt_u_imm),
+        K::I64LeS => pick!(back, br_i64_le_s_imm),
+        K::I64LeU => pick!(back, br_i64_le_u_imm),
+        K::I64GeS => pick!(back, br_i64_ge_s_imm),
+        K::I64GeU => pick!(back, br_i64_ge_u_imm),
+        _ => return None,
+    })
 }
 
 /// Whether the instruction at `i` disappears in the assembled code.
@@ -89,6 +202,15 @@ pub(crate) fn assemble(code: &[Instr]) -> Box<[Op]> {
             I::BrI32LeU { a, b, target } => branch!(br_i32_le_u, target, a, b),
             I::BrI32GeS { a, b, target } => branch!(br_i32_ge_s, target, a, b),
             I::BrI32GeU { a, b, target } => branch!(br_i32_ge_u, target, a, b),
+            I::BrCmp { a, b, target, kind } => {
+                let (r, back) = rel(target);
+                op(branch_handler(kind, back).unwrap_or(h::aux), a, b, r, 0)
+            }
+            I::BrCmpImm { a, imm, target, kind } => {
+                let (r, back) = rel(target);
+                op(branch_imm_handler(kind, back).unwrap_or(h::aux), a, imm, r, 0)
+            }
+            I::BinaryImm { dst, a, imm, kind } => op(binary_imm_handler(kind), dst, a, imm, 0),
             I::BrTable { index, len } => op(h::br_table, index, len, 0, 0),
             I::Return0 => op(h::return0, 0, 0, 0, 0),
             I::Return1 { src } => op(h::return1, src, 0, 0, 0),

@@ -109,6 +109,8 @@ define_instrs! {
         TableGrow { dst: Slot, init: Slot, delta: Slot },
         /// `ref.func`: the function's `VMFuncRef` pointer.
         RefFunc { dst: Slot, func: u32 },
+        /// `dst = a op imm`; for i64 kinds `imm` is sign-extended.
+        BinaryImm { dst: Slot, a: Slot, imm: u32, kind: BinKind },
     }
     other: {
         /// `unreachable`: traps.
@@ -121,6 +123,11 @@ define_instrs! {
         BrIfNez { cond: Slot, target: u32 },
         /// Jump if `cond == 0`.
         BrIfEqz { cond: Slot, target: u32 },
+        /// Fused compare and branch on two slots (any compare kind).
+        BrCmp { a: Slot, b: Slot, target: u32, kind: BinKind },
+        /// Fused compare and branch on a slot and an immediate
+        /// (sign-extended for i64 kinds).
+        BrCmpImm { a: Slot, imm: u32, target: u32, kind: BinKind },
         /// `br_table`: followed by `len + 1` `Br` entries; jumps to entry
         /// `min(index, len)`.
         BrTable { index: Slot, len: u32 },
@@ -156,6 +163,59 @@ define_instrs! {
         TableInit { dst: Slot, src: Slot, len: Slot },
         /// `elem.drop`.
         ElemDrop { elem: u32 },
+    }
+}
+
+/// Binary operations that have an immediate-operand form (`BinaryImm`,
+/// and for comparisons `BrCmp`/`BrCmpImm`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(u8)]
+pub enum BinKind {
+    I32Add, I32Sub, I32Mul, I32And, I32Or, I32Xor, I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+    I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+    I64Add, I64Sub, I64Mul, I64And, I64Or, I64Xor, I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+    I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+}
+
+impl BinKind {
+    /// Whether the operands may be swapped.
+    pub fn commutative(self) -> bool {
+        use BinKind::*;
+        matches!(self, I32Add | I32Mul | I32And | I32Or | I32Xor | I32Eq | I32Ne | I64Add | I64Mul | I64And | I64Or | I64Xor | I64Eq | I64Ne)
+    }
+
+    /// Whether the right operand is 64 bits wide (its immediate form holds
+    /// a sign-extended 32-bit value).
+    pub fn wide(self) -> bool {
+        self as u8 >= BinKind::I64Add as u8
+    }
+
+    /// For a comparison, the comparison with the opposite outcome.
+    pub fn negate(self) -> Option<BinKind> {
+        use BinKind::*;
+        Some(match self {
+            I32Eq => I32Ne,
+            I32Ne => I32Eq,
+            I32LtS => I32GeS,
+            I32GeS => I32LtS,
+            I32LtU => I32GeU,
+            I32GeU => I32LtU,
+            I32GtS => I32LeS,
+            I32LeS => I32GtS,
+            I32GtU => I32LeU,
+            I32LeU => I32GtU,
+            I64Eq => I64Ne,
+            I64Ne => I64Eq,
+            I64LtS => I64GeS,
+            I64GeS => I64LtS,
+            I64LtU => I64GeU,
+            I64GeU => I64LtU,
+            I64GtS => I64LeS,
+            I64LeS => I64GtS,
+            I64GtU => I64LeU,
+            I64LeU => I64GtU,
+            _ => return None,
+        })
     }
 }
 

@@ -241,13 +241,33 @@ pub(crate) unsafe fn run(
 pub(crate) unsafe fn enter_frame(func: &InterpFunc, fp: *mut u64) {
     // SAFETY: `params <= locals`, and `locals + consts.len() <= frame_size`
     // slots are available at `fp` (checked by the caller).
+    // Small counts are unrolled: a `memset`/`memcpy` call would cost more
+    // than the copy on every wasm call.
     unsafe {
-        let n = (func.locals - func.params) as usize;
-        if n != 0 {
-            core::ptr::write_bytes(fp.add(func.params as usize), 0, n);
+        let locals = fp.add(func.params as usize);
+        match (func.locals - func.params) as usize {
+            0 => {}
+            1 => *locals = 0,
+            2 => {
+                *locals = 0;
+                *locals.add(1) = 0;
+            }
+            3 => {
+                *locals = 0;
+                *locals.add(1) = 0;
+                *locals.add(2) = 0;
+            }
+            n => core::ptr::write_bytes(locals, 0, n),
         }
-        if !func.consts.is_empty() {
-            core::ptr::copy_nonoverlapping(func.consts.as_ptr(), fp.add(func.locals as usize), func.consts.len());
+        let (src, dst) = (func.consts.as_ptr(), fp.add(func.locals as usize));
+        match func.consts.len() {
+            0 => {}
+            1 => *dst = *src,
+            2 => {
+                *dst = *src;
+                *dst.add(1) = *src.add(1);
+            }
+            n => core::ptr::copy_nonoverlapping(src, dst, n),
         }
     }
 }

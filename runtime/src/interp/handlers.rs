@@ -681,3 +681,131 @@ unary_trapping! {
     i64_trunc_f64_s: f64_ -> put_i64, |x| trunc_check(x, -9223372036854777856.0, 9223372036854775808.0) => x as i64;
     i64_trunc_f64_u: f64_ -> put_u64, |x| trunc_check(x, -1.0, 18446744073709551616.0) => x as u64;
 }
+
+// ---- immediate forms ---------------------------------------------------------
+
+#[inline(always)]
+fn imm_u32(x: u32) -> u32 {
+    x
+}
+#[inline(always)]
+fn imm_i32(x: u32) -> i32 {
+    x as i32
+}
+#[inline(always)]
+fn imm_u64(x: u32) -> u64 {
+    x as i32 as i64 as u64
+}
+#[inline(always)]
+fn imm_i64(x: u32) -> i64 {
+    x as i32 as i64
+}
+
+macro_rules! binary_imm {
+    ($($name:ident: $get:ident -> $put:ident, $conv:ident, |$x:ident, $y:ident| $e:expr;)*) => {$(
+        pub(super) unsafe fn $name(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
+            let op = &*pc;
+            let $x = $get(fp, op.b);
+            let $y = $conv(op.c);
+            $put(fp, op.a, $e);
+            next!(pc.add(1), fp, st, mb, ml)
+        }
+    )*};
+}
+
+binary_imm! {
+    i32_add_imm: u32_ -> put_u32, imm_u32, |x, y| x.wrapping_add(y);
+    i32_sub_imm: u32_ -> put_u32, imm_u32, |x, y| x.wrapping_sub(y);
+    i32_mul_imm: u32_ -> put_u32, imm_u32, |x, y| x.wrapping_mul(y);
+    i32_and_imm: u32_ -> put_u32, imm_u32, |x, y| x & y;
+    i32_or_imm: u32_ -> put_u32, imm_u32, |x, y| x | y;
+    i32_xor_imm: u32_ -> put_u32, imm_u32, |x, y| x ^ y;
+    i32_shl_imm: u32_ -> put_u32, imm_u32, |x, y| x.wrapping_shl(y);
+    i32_shr_s_imm: i32_ -> put_i32, imm_u32, |x, y| x.wrapping_shr(y);
+    i32_shr_u_imm: u32_ -> put_u32, imm_u32, |x, y| x.wrapping_shr(y);
+    i32_rotl_imm: u32_ -> put_u32, imm_u32, |x, y| x.rotate_left(y & 31);
+    i32_rotr_imm: u32_ -> put_u32, imm_u32, |x, y| x.rotate_right(y & 31);
+    i32_eq_imm: u32_ -> put_bool, imm_u32, |x, y| x == y;
+    i32_ne_imm: u32_ -> put_bool, imm_u32, |x, y| x != y;
+    i32_lt_s_imm: i32_ -> put_bool, imm_i32, |x, y| x < y;
+    i32_lt_u_imm: u32_ -> put_bool, imm_u32, |x, y| x < y;
+    i32_gt_s_imm: i32_ -> put_bool, imm_i32, |x, y| x > y;
+    i32_gt_u_imm: u32_ -> put_bool, imm_u32, |x, y| x > y;
+    i32_le_s_imm: i32_ -> put_bool, imm_i32, |x, y| x <= y;
+    i32_le_u_imm: u32_ -> put_bool, imm_u32, |x, y| x <= y;
+    i32_ge_s_imm: i32_ -> put_bool, imm_i32, |x, y| x >= y;
+    i32_ge_u_imm: u32_ -> put_bool, imm_u32, |x, y| x >= y;
+    i64_add_imm: u64_ -> put_u64, imm_u64, |x, y| x.wrapping_add(y);
+    i64_sub_imm: u64_ -> put_u64, imm_u64, |x, y| x.wrapping_sub(y);
+    i64_mul_imm: u64_ -> put_u64, imm_u64, |x, y| x.wrapping_mul(y);
+    i64_and_imm: u64_ -> put_u64, imm_u64, |x, y| x & y;
+    i64_or_imm: u64_ -> put_u64, imm_u64, |x, y| x | y;
+    i64_xor_imm: u64_ -> put_u64, imm_u64, |x, y| x ^ y;
+    i64_shl_imm: u64_ -> put_u64, imm_u64, |x, y| x.wrapping_shl(y as u32);
+    i64_shr_s_imm: i64_ -> put_i64, imm_u64, |x, y| x.wrapping_shr(y as u32);
+    i64_shr_u_imm: u64_ -> put_u64, imm_u64, |x, y| x.wrapping_shr(y as u32);
+    i64_rotl_imm: u64_ -> put_u64, imm_u64, |x, y| x.rotate_left((y & 63) as u32);
+    i64_rotr_imm: u64_ -> put_u64, imm_u64, |x, y| x.rotate_right((y & 63) as u32);
+    i64_eq_imm: u64_ -> put_bool, imm_u64, |x, y| x == y;
+    i64_ne_imm: u64_ -> put_bool, imm_u64, |x, y| x != y;
+    i64_lt_s_imm: i64_ -> put_bool, imm_i64, |x, y| x < y;
+    i64_lt_u_imm: u64_ -> put_bool, imm_u64, |x, y| x < y;
+    i64_gt_s_imm: i64_ -> put_bool, imm_i64, |x, y| x > y;
+    i64_gt_u_imm: u64_ -> put_bool, imm_u64, |x, y| x > y;
+    i64_le_s_imm: i64_ -> put_bool, imm_i64, |x, y| x <= y;
+    i64_le_u_imm: u64_ -> put_bool, imm_u64, |x, y| x <= y;
+    i64_ge_s_imm: i64_ -> put_bool, imm_i64, |x, y| x >= y;
+    i64_ge_u_imm: u64_ -> put_bool, imm_u64, |x, y| x >= y;
+}
+
+branch_cmp! {
+    br_i64_eq: u64_, |x, y| x == y;
+    br_i64_ne: u64_, |x, y| x != y;
+    br_i64_lt_s: i64_, |x, y| x < y;
+    br_i64_lt_u: u64_, |x, y| x < y;
+    br_i64_gt_s: i64_, |x, y| x > y;
+    br_i64_gt_u: u64_, |x, y| x > y;
+    br_i64_le_s: i64_, |x, y| x <= y;
+    br_i64_le_u: u64_, |x, y| x <= y;
+    br_i64_ge_s: i64_, |x, y| x >= y;
+    br_i64_ge_u: u64_, |x, y| x >= y;
+}
+
+/// Fused compare with an immediate and branch: `a` slot, `b` immediate,
+/// `c` relative target.
+macro_rules! branch_cmp_imm {
+    ($($name:ident: $get:ident, $conv:ident, |$x:ident, $y:ident| $e:expr;)*) => {$(
+        pub(super) unsafe fn $name<const BACK: bool>(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
+            let op = &*pc;
+            let $x = $get(fp, op.a);
+            let $y = $conv(op.b);
+            if $e {
+                jump!(BACK, target(pc, op.c), fp, st, mb, ml)
+            }
+            next!(pc.add(1), fp, st, mb, ml)
+        }
+    )*};
+}
+
+branch_cmp_imm! {
+    br_i32_eq_imm: u32_, imm_u32, |x, y| x == y;
+    br_i32_ne_imm: u32_, imm_u32, |x, y| x != y;
+    br_i32_lt_s_imm: i32_, imm_i32, |x, y| x < y;
+    br_i32_lt_u_imm: u32_, imm_u32, |x, y| x < y;
+    br_i32_gt_s_imm: i32_, imm_i32, |x, y| x > y;
+    br_i32_gt_u_imm: u32_, imm_u32, |x, y| x > y;
+    br_i32_le_s_imm: i32_, imm_i32, |x, y| x <= y;
+    br_i32_le_u_imm: u32_, imm_u32, |x, y| x <= y;
+    br_i32_ge_s_imm: i32_, imm_i32, |x, y| x >= y;
+    br_i32_ge_u_imm: u32_, imm_u32, |x, y| x >= y;
+    br_i64_eq_imm: u64_, imm_u64, |x, y| x == y;
+    br_i64_ne_imm: u64_, imm_u64, |x, y| x != y;
+    br_i64_lt_s_imm: i64_, imm_i64, |x, y| x < y;
+    br_i64_lt_u_imm: u64_, imm_u64, |x, y| x < y;
+    br_i64_gt_s_imm: i64_, imm_i64, |x, y| x > y;
+    br_i64_gt_u_imm: u64_, imm_u64, |x, y| x > y;
+    br_i64_le_s_imm: i64_, imm_i64, |x, y| x <= y;
+    br_i64_le_u_imm: u64_, imm_u64, |x, y| x <= y;
+    br_i64_ge_s_imm: i64_, imm_i64, |x, y| x >= y;
+    br_i64_ge_u_imm: u64_, imm_u64, |x, y| x >= y;
+}

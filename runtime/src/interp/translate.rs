@@ -18,7 +18,7 @@
 //! computed the value; `br_if`/`if` fuse with a preceding i32 comparison
 //! or `i32.eqz`.
 
-use super::code::{Instr, InterpFunc, Slot};
+use super::code::{BinKind, Instr, InterpFunc, Slot};
 use kiln_aot_format::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU32;
@@ -141,8 +141,9 @@ fn check_type(t: WasmValType, offset: u64) -> Result<(), ModuleError> {
 enum Operand {
     /// Read in place from a local's slot.
     Local(Slot),
-    /// Read in place from a constant-pool slot.
-    Const(Slot),
+    /// A constant (its bits): an immediate operand where the consumer has
+    /// an immediate form, else read in place from a constant-pool slot.
+    Const(u64),
     /// In its canonical slot `temps + height`.
     Temp,
 }
@@ -211,6 +212,8 @@ fn negate_cmp(i: Instr) -> Instr {
         BrI32LeU { a, b, target } => BrI32GtU { a, b, target },
         BrIfNez { cond, target } => BrIfEqz { cond, target },
         BrIfEqz { cond, target } => BrIfNez { cond, target },
+        BrCmp { a, b, target, kind } => BrCmp { a, b, target, kind: kind.negate().unwrap_or(kind) },
+        BrCmpImm { a, imm, target, kind } => BrCmpImm { a, imm, target, kind: kind.negate().unwrap_or(kind) },
         other => other,
     }
 }
@@ -232,6 +235,18 @@ fn fused_branch(cmp: Instr) -> Option<Instr> {
         I32GeS { a, b, .. } => BrI32GeS { a, b, target: t },
         I32GeU { a, b, .. } => BrI32GeU { a, b, target: t },
         I32Eqz { src, .. } => BrIfEqz { cond: src, target: t },
+        I64Eqz { src, .. } => BrCmpImm { a: src, imm: 0, target: t, kind: BinKind::I64Eq },
+        I64Eq { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64Eq },
+        I64Ne { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64Ne },
+        I64LtS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LtS },
+        I64LtU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LtU },
+        I64GtS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GtS },
+        I64GtU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GtU },
+        I64LeS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LeS },
+        I64LeU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LeU },
+        I64GeS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GeS },
+        I64GeU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GeU },
+        BinaryImm { a, imm, kind, .. } if kind.negate().is_some() => BrCmpImm { a, imm, target: t, kind },
         _ => return None,
     })
 }
@@ -251,7 +266,9 @@ fn set_target(i: &mut Instr, to: u32) {
         | BrI32LeS { target, .. }
         | BrI32LeU { target, .. }
         | BrI32GeS { target, .. }
-        | BrI32GeU { target, .. } => *target = to,
+        | BrI32GeU { target, .. }
+        | BrCmp { target, .. }
+        | BrCmpImm { target, .. } => *target = to,
         _ => debug_assert!(false, "patching a non-branch"),
     }
 }
@@ -263,10 +280,21 @@ impl Translator<'_> {
         self.stack.len() as u32
     }
 
-    fn slot_at(&self, idx: usize) -> Slot {
+    fn slot_at(&mut self, idx: usize) -> Slot {
         match self.stack[idx] {
-            Operand::Local(s) | Operand::Const(s) => s,
+            Operand::Local(s) => s,
+            Operand::Const(bits) => self.const_slot(bits),
             Operand::Temp => self.temps + idx as u32,
+        }
+    }
+
+    /// The slot of the entry at `idx` if it has one without allocating
+    /// (constants may still become immediates).
+    fn placed_slot(&self, idx: usize) -> Option<Slot> {
+        match self.stack[idx] {
+            Operand::Local(s) => Some(s),
+            Operand::Const(_) => None,
+            Operand::Temp => Some(self.temps + idx as u32),
         }
     }
 
@@ -293,6 +321,12 @@ impl Translator<'_> {
     }
 
     fn push_const(&mut self, bits: u64) -> Result<(), ModuleError> {
+        self.stack.push(Operand::Const(bits));
+        Ok(())
+    }
+
+    /// The constant-pool slot holding `bits`, allocating it on first use.
+    fn const_slot(&mut self, bits: u64) -> Slot {
         let idx = match self.const_map.get(&bits) {
             Some(&i) => i,
             None => {
@@ -302,13 +336,13 @@ impl Translator<'_> {
                 i
             }
         };
-        self.stack.push(Operand::Const(self.locals + idx));
-        Ok(())
+        self.locals + idx
     }
 
     /// Ensures the entry at `idx` lives in its canonical temp slot.
     fn materialize(&mut self, idx: usize) {
-        if let Operand::Local(src) | Operand::Const(src) = self.stack[idx] {
+        if self.stack[idx] != Operand::Temp {
+            let src = self.slot_at(idx);
             let dst = self.temps + idx as u32;
             self.emit(Instr::Copy { dst, src });
             self.stack[idx] = Operand::Temp;
@@ -356,6 +390,33 @@ impl Translator<'_> {
         let src = self.pop();
         let dst = self.push_temp();
         self.emit_dst(f(dst, src));
+    }
+
+    /// A binary operation that has an immediate form: uses it when an
+    /// operand is a constant that fits (for commutative ops, either one).
+    fn binary_k(&mut self, f: fn(Slot, Slot, Slot) -> Instr, kind: BinKind) {
+        let n = self.stack.len();
+        let imm = |op: Operand| match op {
+            Operand::Const(v) if !kind.wide() || v as i64 == v as i32 as i64 => Some(v as u32),
+            _ => None,
+        };
+        if let Some(imm) = imm(self.stack[n - 1]) {
+            self.stack.pop();
+            let a = self.pop();
+            let dst = self.push_temp();
+            self.emit_dst(Instr::BinaryImm { dst, a, imm, kind });
+            return;
+        }
+        if kind.commutative() {
+            if let Some(imm) = imm(self.stack[n - 2]) {
+                let a = self.pop();
+                self.stack.pop();
+                let dst = self.push_temp();
+                self.emit_dst(Instr::BinaryImm { dst, a, imm, kind });
+                return;
+            }
+        }
+        self.binary(f)
     }
 
     fn binary(&mut self, f: fn(Slot, Slot, Slot) -> Instr) {
@@ -430,7 +491,7 @@ impl Translator<'_> {
         }
         let arity = frame.branch_arity() as usize;
         let len = self.stack.len();
-        (0..arity).any(|i| self.slot_at(len - arity + i) != self.temps + frame.height + i as u32)
+        (0..arity).any(|i| self.placed_slot(len - arity + i) != Some(self.temps + frame.height + i as u32))
     }
 
     /// Copies the values carried to frame `fi` into its canonical slots.
@@ -926,29 +987,34 @@ impl Translator<'_> {
                 self.binary(|dst, a, b| I::$v { dst, a, b })
             };
         }
+        macro_rules! bin_k {
+            ($v:ident) => {
+                self.binary_k(|dst, a, b| I::$v { dst, a, b }, BinKind::$v)
+            };
+        }
         match op {
             Operator::I32Eqz => un!(I32Eqz),
-            Operator::I32Eq => bin!(I32Eq),
-            Operator::I32Ne => bin!(I32Ne),
-            Operator::I32LtS => bin!(I32LtS),
-            Operator::I32LtU => bin!(I32LtU),
-            Operator::I32GtS => bin!(I32GtS),
-            Operator::I32GtU => bin!(I32GtU),
-            Operator::I32LeS => bin!(I32LeS),
-            Operator::I32LeU => bin!(I32LeU),
-            Operator::I32GeS => bin!(I32GeS),
-            Operator::I32GeU => bin!(I32GeU),
+            Operator::I32Eq => bin_k!(I32Eq),
+            Operator::I32Ne => bin_k!(I32Ne),
+            Operator::I32LtS => bin_k!(I32LtS),
+            Operator::I32LtU => bin_k!(I32LtU),
+            Operator::I32GtS => bin_k!(I32GtS),
+            Operator::I32GtU => bin_k!(I32GtU),
+            Operator::I32LeS => bin_k!(I32LeS),
+            Operator::I32LeU => bin_k!(I32LeU),
+            Operator::I32GeS => bin_k!(I32GeS),
+            Operator::I32GeU => bin_k!(I32GeU),
             Operator::I64Eqz => un!(I64Eqz),
-            Operator::I64Eq => bin!(I64Eq),
-            Operator::I64Ne => bin!(I64Ne),
-            Operator::I64LtS => bin!(I64LtS),
-            Operator::I64LtU => bin!(I64LtU),
-            Operator::I64GtS => bin!(I64GtS),
-            Operator::I64GtU => bin!(I64GtU),
-            Operator::I64LeS => bin!(I64LeS),
-            Operator::I64LeU => bin!(I64LeU),
-            Operator::I64GeS => bin!(I64GeS),
-            Operator::I64GeU => bin!(I64GeU),
+            Operator::I64Eq => bin_k!(I64Eq),
+            Operator::I64Ne => bin_k!(I64Ne),
+            Operator::I64LtS => bin_k!(I64LtS),
+            Operator::I64LtU => bin_k!(I64LtU),
+            Operator::I64GtS => bin_k!(I64GtS),
+            Operator::I64GtU => bin_k!(I64GtU),
+            Operator::I64LeS => bin_k!(I64LeS),
+            Operator::I64LeU => bin_k!(I64LeU),
+            Operator::I64GeS => bin_k!(I64GeS),
+            Operator::I64GeU => bin_k!(I64GeU),
             Operator::F32Eq => bin!(F32Eq),
             Operator::F32Ne => bin!(F32Ne),
             Operator::F32Lt => bin!(F32Lt),
@@ -964,39 +1030,39 @@ impl Translator<'_> {
             Operator::I32Clz => un!(I32Clz),
             Operator::I32Ctz => un!(I32Ctz),
             Operator::I32Popcnt => un!(I32Popcnt),
-            Operator::I32Add => bin!(I32Add),
-            Operator::I32Sub => bin!(I32Sub),
-            Operator::I32Mul => bin!(I32Mul),
+            Operator::I32Add => bin_k!(I32Add),
+            Operator::I32Sub => bin_k!(I32Sub),
+            Operator::I32Mul => bin_k!(I32Mul),
             Operator::I32DivS => bin!(I32DivS),
             Operator::I32DivU => bin!(I32DivU),
             Operator::I32RemS => bin!(I32RemS),
             Operator::I32RemU => bin!(I32RemU),
-            Operator::I32And => bin!(I32And),
-            Operator::I32Or => bin!(I32Or),
-            Operator::I32Xor => bin!(I32Xor),
-            Operator::I32Shl => bin!(I32Shl),
-            Operator::I32ShrS => bin!(I32ShrS),
-            Operator::I32ShrU => bin!(I32ShrU),
-            Operator::I32Rotl => bin!(I32Rotl),
-            Operator::I32Rotr => bin!(I32Rotr),
+            Operator::I32And => bin_k!(I32And),
+            Operator::I32Or => bin_k!(I32Or),
+            Operator::I32Xor => bin_k!(I32Xor),
+            Operator::I32Shl => bin_k!(I32Shl),
+            Operator::I32ShrS => bin_k!(I32ShrS),
+            Operator::I32ShrU => bin_k!(I32ShrU),
+            Operator::I32Rotl => bin_k!(I32Rotl),
+            Operator::I32Rotr => bin_k!(I32Rotr),
             Operator::I64Clz => un!(I64Clz),
             Operator::I64Ctz => un!(I64Ctz),
             Operator::I64Popcnt => un!(I64Popcnt),
-            Operator::I64Add => bin!(I64Add),
-            Operator::I64Sub => bin!(I64Sub),
-            Operator::I64Mul => bin!(I64Mul),
+            Operator::I64Add => bin_k!(I64Add),
+            Operator::I64Sub => bin_k!(I64Sub),
+            Operator::I64Mul => bin_k!(I64Mul),
             Operator::I64DivS => bin!(I64DivS),
             Operator::I64DivU => bin!(I64DivU),
             Operator::I64RemS => bin!(I64RemS),
             Operator::I64RemU => bin!(I64RemU),
-            Operator::I64And => bin!(I64And),
-            Operator::I64Or => bin!(I64Or),
-            Operator::I64Xor => bin!(I64Xor),
-            Operator::I64Shl => bin!(I64Shl),
-            Operator::I64ShrS => bin!(I64ShrS),
-            Operator::I64ShrU => bin!(I64ShrU),
-            Operator::I64Rotl => bin!(I64Rotl),
-            Operator::I64Rotr => bin!(I64Rotr),
+            Operator::I64And => bin_k!(I64And),
+            Operator::I64Or => bin_k!(I64Or),
+            Operator::I64Xor => bin_k!(I64Xor),
+            Operator::I64Shl => bin_k!(I64Shl),
+            Operator::I64ShrS => bin_k!(I64ShrS),
+            Operator::I64ShrU => bin_k!(I64ShrU),
+            Operator::I64Rotl => bin_k!(I64Rotl),
+            Operator::I64Rotr => bin_k!(I64Rotr),
             Operator::F32Abs => un!(F32Abs),
             Operator::F32Neg => un!(F32Neg),
             Operator::F32Ceil => un!(F32Ceil),
