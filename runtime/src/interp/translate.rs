@@ -197,7 +197,9 @@ struct Translator<'a> {
     last: Option<usize>,
 }
 
-fn negate_cmp(i: Instr) -> Instr {
+/// A conditional branch with the opposite condition (other instructions
+/// unchanged).
+pub(super) fn negate_cmp(i: Instr) -> Instr {
     use Instr::*;
     match i {
         BrI32Eq { a, b, target } => BrI32Ne { a, b, target },
@@ -251,7 +253,8 @@ fn fused_branch(cmp: Instr) -> Option<Instr> {
     })
 }
 
-fn set_target(i: &mut Instr, to: u32) {
+/// Sets the target of a branch instruction.
+pub(super) fn set_target(i: &mut Instr, to: u32) {
     use Instr::*;
     match i {
         Br { target }

@@ -166,7 +166,8 @@ pub fn path_link(
 /// the requested ones limited to `fd`'s inheriting rights and to what its
 /// file type supports (asking for more is not an error: implementations
 /// may grant fewer rights than requested); the host file is opened for
-/// writing only when `FD_WRITE` is granted (or `CREAT`/`TRUNC` need it).
+/// writing only when `FD_WRITE` is granted (or `CREAT`/`TRUNC` need it)
+/// and `DIRECTORY` is not given.
 /// `DIRECTORY` with a non-directory gives `ENOTDIR`; without
 /// `SYMLINK_FOLLOW` a symlink at the last component gives `ELOOP`.
 #[allow(clippy::too_many_arguments)]
@@ -205,7 +206,9 @@ pub fn path_open(
     let base = fs_rights_base & dir_entry.inheriting;
     let inheriting = fs_rights_inheriting & dir_entry.inheriting;
 
-    let write = base & rights::FD_WRITE != 0;
+    // A directory is never opened for writing (that is `EISDIR`), whatever
+    // rights were asked for.
+    let write = base & rights::FD_WRITE != 0 && !want_dir;
     let read = base & (rights::FD_READ | rights::FD_READDIR) != 0 || !write;
     let mut opts = OpenOptions::new();
     opts.maybe_dir(true);
