@@ -33,6 +33,7 @@ mod module;
 mod store;
 mod types;
 mod values;
+pub mod wasi;
 pub mod wast;
 
 pub use config::{Config, Engine, Strategy};

@@ -1,5 +1,7 @@
-//! End-to-end tests of the `kiln` binary: `kiln run` on small modules
-//! (results, float formatting, multi-value, traps, exit statuses) and
+//! End-to-end tests of the `kiln` binary: `kiln run --invoke` on small
+//! modules (results, float formatting, multi-value, traps, exit statuses),
+//! `kiln run` on WASI commands (argv, trailing arguments, `--env`, `--dir`
+//! mappings and their sandbox, exit statuses, stdio, `--preload`), and
 //! `kiln wast` on small scripts (closing line, `FAIL file:line` lines).
 
 use std::path::{Path, PathBuf};
@@ -39,7 +41,7 @@ fn kiln(args: &[&str]) -> Output {
 
 fn run_invoke(file: &Path, name: &str, args: &[&str]) -> Output {
     let file = file.to_str().expect("utf-8 temp path");
-    let mut argv = vec!["run", file, "--invoke", name];
+    let mut argv = vec!["run", "--invoke", name, file];
     argv.extend_from_slice(args);
     kiln(&argv)
 }
@@ -167,6 +169,22 @@ fn run_errors_exit_1() {
         "stderr: {}",
         stderr(&out)
     );
+    // `--invoke` after FILE belongs to the program, so this is the same
+    // error, with a hint about where kiln's options go.
+    let out = kiln(&[
+        "run",
+        file.to_str().expect("utf-8 path"),
+        "--invoke",
+        "add",
+        "1",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("go before FILE"),
+        "stderr: {}",
+        stderr(&out)
+    );
     // Wrong number of arguments.
     let out = run_invoke(&file, "add", &["1"]);
     assert_eq!(out.status.code(), Some(1));
@@ -187,7 +205,8 @@ fn run_errors_exit_1() {
     let out = run_invoke(&bad, "f", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("bad.wat"), "stderr: {}", stderr(&out));
-    // A module with imports cannot be linked by `kiln run` yet.
+    // An import that neither WASI nor a --preload provides is a link error
+    // naming it.
     let imp = dir.write(
         "imp.wat",
         "(module (import \"env\" \"f\" (func)) (func (export \"g\")))",
@@ -195,6 +214,14 @@ fn run_errors_exit_1() {
     let out = run_invoke(&imp, "g", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("env::f"), "stderr: {}", stderr(&out));
+    // A missing module file.
+    let out = kiln(&["run", "/nonexistent/kiln-test.wasm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/kiln-test.wasm"),
+        "stderr: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -212,6 +239,440 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = kiln(&["run", "--tier", "warp", "x.wasm"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+// ---------------------------------------------------------------------------
+// WASI commands.
+
+/// `kiln run ARGS` with `dir` as the working directory and `stdin` piped in.
+fn kiln_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kiln");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait for kiln");
+    let _ = writer.join();
+    out
+}
+
+/// A C program of tests/programs (see build.sh there).
+fn program(name: &str) -> String {
+    format!("{}/tests/programs/{name}.wasm", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Prints each argv entry on its own line.
+const ECHO_ARGS: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "\n")
+  (func $strlen (param $p i32) (result i32) (local $n i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (i32.load8_u (i32.add (local.get $p) (local.get $n)))))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $l)))
+    (local.get $n))
+  (func (export "_start") (local $i i32) (local $p i32)
+    (if (call $sizes (i32.const 0) (i32.const 4)) (then unreachable))
+    (if (call $get (i32.const 1024) (i32.const 4096)) (then unreachable))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (i32.load (i32.const 0))))
+        (local.set $p (i32.load (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))))
+        (i32.store (i32.const 8) (local.get $p))
+        (i32.store (i32.const 12) (call $strlen (local.get $p)))
+        (i32.store (i32.const 16) (i32.const 32))
+        (i32.store (i32.const 20) (i32.const 1))
+        (drop (call $write (i32.const 1) (i32.const 8) (i32.const 2) (i32.const 24)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))))
+"#;
+
+#[test]
+fn wasi_argv_is_the_file_as_given_then_every_later_word() {
+    let dir = TempDir::new("argv");
+    let abs = dir.write("echo.wat", ECHO_ARGS);
+    // Words after FILE go to the program, even ones that are kiln options.
+    let out = kiln_in(
+        &dir.0,
+        &[
+            "run", "echo.wat", "a", "-e", "--tier", "jit", "b c", "", "--invoke", "x",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "echo.wat\na\n-e\n--tier\njit\nb c\n\n--invoke\nx\n"
+    );
+    // Also when the first of them is one of kiln's options.
+    let out = kiln_in(
+        &dir.0,
+        &["run", "echo.wat", "--tier", "warp", "--help"],
+        b"",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "echo.wat\n--tier\nwarp\n--help\n");
+    // argv[0] is the path exactly as given.
+    let abs = abs.to_str().expect("utf-8 path");
+    let out = kiln(&["run", "--tier", "interp", abs]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{abs}\n"));
+}
+
+#[test]
+fn wasi_env_holds_only_the_given_variables() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "run",
+            "--env",
+            "KILN_A=1",
+            "--env",
+            "KILN_B=x=y z",
+            "--env",
+            "KILN_FROM_HOST",
+            "--env",
+            "KILN_NOT_IN_HOST",
+            &program("env"),
+        ])
+        .env("KILN_FROM_HOST", "inherited")
+        .env("KILN_NOT_PASSED", "secret")
+        .env_remove("KILN_NOT_IN_HOST")
+        .output()
+        .expect("run kiln");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(
+            "3 variables\n  [KILN_A=1]\n  [KILN_B=x=y z]\n  [KILN_FROM_HOST=inherited]\n"
+        ),
+        "stdout: {text}"
+    );
+    assert!(!text.contains("secret"), "stdout: {text}");
+}
+
+#[test]
+fn wasi_dir_maps_host_directories_and_confines_the_guest() {
+    let dir = TempDir::new("dirs");
+    std::fs::create_dir_all(dir.0.join("inner/sub")).expect("mkdir");
+    dir.write("inner/in.txt", "hello from the host\n");
+    dir.write("inner/sub/deep.txt", "deep\n");
+    dir.write("secret.txt", "TOP SECRET\n");
+    let inner = dir.0.join("inner");
+    let inner = inner.to_str().expect("utf-8 path");
+    let cat = program("cat");
+    let data = format!("{inner}::/data");
+
+    // HOST::GUEST with an absolute guest path.
+    let out = kiln(&[
+        "run",
+        "--dir",
+        &data,
+        &cat,
+        "/data/in.txt",
+        "/data/sub/deep.txt",
+    ]);
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "hello from the host\ndeep\n");
+    // A relative guest name.
+    let out = kiln(&[
+        "run",
+        "--dir",
+        &format!("{inner}::data"),
+        &cat,
+        "data/in.txt",
+    ]);
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "hello from the host\n");
+    // HOST alone: the guest sees it under the same name.
+    let out = kiln(&["run", "--dir", inner, &cat, &format!("{inner}/in.txt")]);
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "hello from the host\n");
+    // `--dir .`: the working directory, for relative paths.
+    let out = kiln_in(
+        Path::new(inner),
+        &["run", "--dir", ".", &cat, "in.txt", "sub/deep.txt"],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "hello from the host\ndeep\n");
+    // Two preopens at once.
+    let out = kiln(&[
+        "run",
+        "--dir",
+        &data,
+        "--dir",
+        &format!("{inner}/sub::/other"),
+        &cat,
+        "/data/in.txt",
+        "/other/deep.txt",
+    ]);
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "hello from the host\ndeep\n");
+
+    // Without a preopen nothing is reachable.
+    let out = kiln(&["run", &cat, "/data/in.txt"]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("cat: /data/in.txt: "),
+        "stdout: {}",
+        stdout(&out)
+    );
+
+    // Escapes: `..`, a symlink out of the preopen, an absolute symlink.
+    let secret = dir.0.join("secret.txt");
+    std::os::unix::fs::symlink("../secret.txt", dir.0.join("inner/up")).expect("symlink");
+    std::os::unix::fs::symlink(&secret, dir.0.join("inner/abs")).expect("symlink");
+    for path in [
+        "/data/../secret.txt",
+        "/data/sub/../../secret.txt",
+        "/data/up",
+        "/data/abs",
+    ] {
+        let out = kiln(&["run", "--dir", &data, &cat, path]);
+        let text = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{path}: stdout: {text}\nstderr: {}",
+            stderr(&out)
+        );
+        assert!(
+            text.starts_with(&format!("cat: {path}: ")),
+            "{path}: stdout: {text}"
+        );
+        assert!(
+            !text.contains("SECRET"),
+            "{path} escaped the preopen: {text}"
+        );
+    }
+
+    // A --dir that does not exist is an error before anything runs.
+    let out = kiln(&["run", "--dir", "/nonexistent/kiln-dir", &cat]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/kiln-dir"),
+        "stderr: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn wasi_stdio_is_the_process_stdio() {
+    let dir = TempDir::new("stdio");
+    let cat = program("cat");
+    let out = kiln_in(&dir.0, &["run", &cat], b"line one\nline two\n");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "line one\nline two\n");
+    let to_stderr = dir.write(
+        "err.wat",
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "to stderr\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 10))
+    (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+    );
+    let out = kiln(&["run", to_stderr.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "to stderr\n");
+}
+
+#[test]
+fn wasi_exit_status_becomes_kiln_status() {
+    let exitcode = program("exitcode");
+    for (args, status, out_text) in [
+        (
+            &["exit", "7"][..],
+            7,
+            "calling exit(7) with unflushed outputatexit handler ran\n",
+        ),
+        (
+            &["return", "42"][..],
+            42,
+            "returning 42 from main\natexit handler ran\n",
+        ),
+        (
+            &[][..],
+            0,
+            "no arguments: returning 0\natexit handler ran\n",
+        ),
+    ] {
+        let mut argv = vec!["run", exitcode.as_str()];
+        argv.extend_from_slice(args);
+        let out = kiln(&argv);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{args:?}: stderr: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), out_text, "{args:?}");
+        // An exit is not an error: kiln prints nothing of its own.
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+
+    let dir = TempDir::new("exit");
+    // proc_exit's code reaches the shell as its low 8 bits, like a native
+    // exit(300).
+    let big = dir.write(
+        "big.wat",
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (func (export "_start") (call $exit (i32.const 300)) unreachable))"#,
+    );
+    let out = kiln(&["run", big.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        out.status.code(),
+        Some(300 % 256),
+        "stderr: {}",
+        stderr(&out)
+    );
+
+    // A trap after output: the output is there, the status is 3, and stderr
+    // has the message and the backtrace.
+    let trap = dir.write(
+        "trap.wat",
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "before the trap\n")
+  (func $crash (unreachable))
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 16))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $crash)))"#,
+    );
+    let out = kiln(&["run", trap.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "before the trap\n");
+    let err = stderr(&out);
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert!(err.contains("unreachable"), "stderr: {err}");
+    assert!(err.contains("wasm backtrace"), "stderr: {err}");
+}
+
+/// A module that itself uses WASI, to be preloaded.
+const HELPER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "hello from the preload\n")
+  (func (export "hello")
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 23))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "double") (param i32) (result i32)
+    (i32.mul (local.get 0) (i32.const 2))))"#;
+
+const USES_HELPER: &str = r#"(module
+  (import "helper" "hello" (func $hello))
+  (import "helper" "double" (func $double (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (func (export "_start")
+    (call $hello)
+    (call $exit (call $double (i32.const 21)))))"#;
+
+#[test]
+fn preload_registers_a_module_for_imports() {
+    let dir = TempDir::new("preload");
+    let helper = dir.write("helper.wat", HELPER);
+    let main = dir.write("main.wat", USES_HELPER);
+    let helper = helper.to_str().expect("utf-8 path");
+    let main = main.to_str().expect("utf-8 path");
+
+    let out = kiln(&["run", "--preload", &format!("helper={helper}"), main]);
+    assert_eq!(out.status.code(), Some(42), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "hello from the preload\n");
+
+    // Relative to the working directory, as the bench-inputs use it.
+    let out = kiln_in(
+        &dir.0,
+        &["run", "--preload", "helper=helper.wat", "main.wat"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(42), "stderr: {}", stderr(&out));
+
+    // Without the preload the import is unknown.
+    let out = kiln(&["run", main]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("helper::hello"),
+        "stderr: {}",
+        stderr(&out)
+    );
+    // Under another name it does not satisfy `helper`.
+    let out = kiln(&["run", "--preload", &format!("other={helper}"), main]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("helper::"),
+        "stderr: {}",
+        stderr(&out)
+    );
+    // Malformed and missing preloads.
+    let out = kiln(&["run", "--preload", helper, main]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("NAME=FILE"),
+        "stderr: {}",
+        stderr(&out)
+    );
+    let out = kiln(&["run", "--preload", "helper=/nonexistent/h.wasm", main]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/h.wasm"),
+        "stderr: {}",
+        stderr(&out)
+    );
+
+    // --invoke has WASI linked in too.
+    let out = run_invoke(Path::new(helper), "hello", &[]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "hello from the preload\n");
+    let out = run_invoke(Path::new(helper), "double", &["-4"]);
+    assert_eq!(stdout(&out), "-8\n", "stderr: {}", stderr(&out));
 }
 
 const PASSING_WAST: &str = r#"(module $m

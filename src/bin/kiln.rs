@@ -1,11 +1,17 @@
 //! The `kiln` command-line interface.
 //!
-//! * `kiln run [--tier T] [--memory-reservation BYTES] FILE [--invoke NAME] [ARGS...]`
+//! * `kiln run [--tier T] [--memory-reservation BYTES] [--dir HOST[::GUEST]]...
+//!   [--env K[=V]]... [--preload NAME=FILE]... [--invoke NAME] FILE [ARGS...]`
 //!   loads a module (binary `.wasm`, or `.wat` text when the file does not
-//!   start with the `\0asm` magic), instantiates it without imports, calls
-//!   the export `NAME` (or `_start` when `--invoke` is not given) with
-//!   `ARGS` parsed by the function's parameter types, and prints each result
-//!   on its own line.
+//!   start with the `\0asm` magic) and instantiates it with WASI preview1
+//!   (`wasi_snapshot_preview1`) and the `--preload`ed modules available as
+//!   imports. Without `--invoke` it runs the WASI command's `_start` with
+//!   argv = FILE (as given) followed by `ARGS`; everything after FILE goes to
+//!   the program, even words that look like kiln options. With `--invoke
+//!   NAME` it calls the export `NAME` with `ARGS` parsed by the function's
+//!   parameter types and prints each result on its own line. The guest's
+//!   stdin, stdout and stderr are kiln's; it sees only the `--dir`
+//!   preopens and only the `--env` variables.
 //! * `kiln wast [--tier T] [--memory-reservation BYTES] FILES...` runs
 //!   `.wast` scripts with [`kiln::wast`], printing `FAIL file:line: …` per
 //!   failed directive and the closing line `P passed, F failed, S skipped`.
@@ -25,13 +31,14 @@
 //! invalid module, link error, bad argument, a `wast` script with failures);
 //! 2 usage error (reported by clap); 3 the guest trapped (stderr shows
 //! `error: <trap message>` and the wasm backtrace); a WASI `proc_exit` code
-//! is passed through.
+//! is passed through (its low 8 bits, as for a native process).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
+use kiln::wasi::{WasiCtx, WasiCtxBuilder};
 use kiln::wast::{Features, Totals, WastOptions, run_wast_file};
 use kiln::{Config, Engine, ErrorKind, Linker, Module, Store, Strategy, Val, ValType};
 
@@ -49,10 +56,25 @@ Exit status:
   1  error (unreadable, malformed or invalid module, link error, bad argument,
      or a wast script with failed directives)
   2  usage error
-  3  the guest trapped: stderr shows `error: <trap message>` and the wasm backtrace";
+  3  the guest trapped: stderr shows `error: <trap message>` and the wasm backtrace
+  N  `kiln run`: the WASI program exited with status N (proc_exit, exit(N),
+     or returning N from main)";
 
 const RUN_AFTER_HELP: &str = "\
-Argument syntax, by parameter type:
+Examples:
+  kiln run hello.wasm                    run a WASI command's _start
+  kiln run --dir . app.wasm in.txt       with the current directory preopened as `.`
+  kiln run --dir /tmp/data::/data --env LANG=C app.wasm -v
+  kiln run --preload bench=bench.wasm benchmark.wasm
+  kiln run --invoke add math.wat 2 3     call an export and print its results
+
+Everything after FILE is passed to the program (argv[1..]), even words that
+look like kiln options: put kiln's options before FILE. argv[0] is FILE as
+given. The program sees no directory except the --dir preopens (`..`,
+absolute paths and symlinks cannot leave them) and no environment variable
+except the --env ones.
+
+With --invoke, ARGS are the function's arguments, by parameter type:
   i32, i64     decimal or 0x hex, optionally negative (-5, 0x7f, -0x10)
   f32, f64     decimal float, inf, -inf or nan (1.5, -0.0, 1e10)
   funcref, externref   only `null`
@@ -64,10 +86,13 @@ Result format, one line per result:
   references   ref.null func, ref.func, ref.null extern, ref.extern
 
 Exit status:
-  0  success
-  1  error (unreadable, malformed or invalid module, link error, bad argument)
+  0  success (_start returned, or the invoked function returned)
+  1  error (unreadable, malformed or invalid module, link error, bad argument,
+     a --dir that cannot be opened)
   2  usage error
-  3  the guest trapped: stderr shows `error: <trap message>` and the wasm backtrace";
+  3  the guest trapped: stderr shows `error: <trap message>` and the wasm backtrace
+  N  the WASI program exited with status N (proc_exit, exit(N), or returning N
+     from main); only the low 8 bits reach the shell, as for a native program";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -83,8 +108,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run an exported function of a module (.wasm binary or .wat text).
-    #[command(after_long_help = RUN_AFTER_HELP)]
+    /// Run a WASI program's _start, or call an export (a .wasm binary or .wat text).
+    #[command(
+        after_long_help = RUN_AFTER_HELP,
+        override_usage = "kiln run [OPTIONS] FILE [ARGS]..."
+    )]
     Run(RunArgs),
     /// Run .wast scripts (the spec test-suite format).
     #[command(after_long_help = AFTER_HELP)]
@@ -121,14 +149,44 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 struct RunArgs {
     #[command(flatten)]
     engine: EngineArgs,
-    /// The module: a .wasm binary or .wat text.
-    file: PathBuf,
-    /// The exported function to call (default: `_start`).
+    /// Preopen the host directory HOST for the guest as GUEST (default: HOST
+    /// as written). Repeatable. `--dir .` gives the current directory as `.`.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Set the guest environment variable K to V; `--env K` alone passes
+    /// kiln's own value of K (if it has one). Repeatable.
+    #[arg(long = "env", value_name = "K[=V]")]
+    envs: Vec<String>,
+    /// Instantiate FILE (with WASI available to it too) and register its
+    /// exports as the import module NAME, before the main module. Repeatable.
+    #[arg(long = "preload", value_name = "NAME=FILE")]
+    preloads: Vec<String>,
+    /// Call the export NAME with ARGS as its arguments and print its results,
+    /// instead of running the WASI command's `_start`.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
-    /// Arguments of the function, one per parameter.
-    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The module (a .wasm binary or .wat text), then the program's
+    /// arguments (or, with --invoke, the function's arguments).
+    #[arg(
+        value_name = "FILE",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 1..
+    )]
+    command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The module file: the first word of the command.
+    fn file(&self) -> &str {
+        &self.command[0]
+    }
+
+    /// The words after the module file.
+    fn args(&self) -> &[String] {
+        &self.command[1..]
+    }
 }
 
 #[derive(Args, Debug)]
@@ -174,7 +232,8 @@ fn dispatch(cli: Cli) -> ExitCode {
 fn report_error(err: &anyhow::Error) -> ExitCode {
     if let Some(kiln_err) = err.downcast_ref::<kiln::Error>() {
         if let Some(code) = kiln_err.exit_code() {
-            return ExitCode::from(u8::try_from(code).unwrap_or(EXIT_ERROR));
+            // Like a native process: the shell sees the low 8 bits.
+            return ExitCode::from(code as u8);
         }
         if matches!(kiln_err.kind(), ErrorKind::Trap) {
             // The Display of a trap error carries the wasm backtrace.
@@ -189,46 +248,88 @@ fn report_error(err: &anyhow::Error) -> ExitCode {
 /// `kiln run`.
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let engine = Engine::new(&args.engine.config())?;
-    let bytes = read_module_bytes(&args.file)?;
-    let module = Module::new(&engine, &bytes)
-        .with_context(|| format!("cannot compile {}", args.file.display()))?;
+    let file = Path::new(args.file());
+    let module = load_module(&engine, file)?;
 
-    let imports: Vec<String> = module
-        .imports()
-        .map(|i| format!("{}::{}", i.module(), i.name()))
-        .collect();
-    if !imports.is_empty() {
-        bail!(
-            "link error: the module imports {}, but `kiln run` provides no imports yet",
-            imports.join(", ")
-        );
+    // WASI: argv[0] is the file name as given; with --invoke the ARGS are
+    // the function's, so the program's argv is just the file name.
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.inherit_stdio();
+    wasi.arg(args.file());
+    if args.invoke.is_none() {
+        wasi.args(args.args());
+    }
+    for spec in &args.envs {
+        match spec.split_once('=') {
+            Some((key, value)) => {
+                wasi.env(key, value);
+            }
+            None => {
+                if let Some(value) = std::env::var_os(spec) {
+                    let value = value
+                        .into_string()
+                        .map_err(|_| anyhow!("--env {spec}: kiln's value is not UTF-8"))?;
+                    wasi.env(spec, &value);
+                }
+            }
+        }
+    }
+    for spec in &args.dirs {
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        if host.is_empty() || guest.is_empty() {
+            bail!("--dir {spec}: expected HOST or HOST::GUEST");
+        }
+        wasi.preopened_dir(host, guest)
+            .with_context(|| format!("--dir {spec}: cannot open {host}"))?;
     }
 
-    let mut store = Store::new(&engine, ());
-    let linker = Linker::<()>::new(&engine);
+    let mut store = Store::new(&engine, wasi.build());
+    let mut linker = Linker::<WasiCtx>::new(&engine);
+    kiln::wasi::add_to_linker(&mut linker, |ctx| ctx)?;
+    for spec in &args.preloads {
+        let Some((name, path)) = spec.split_once('=') else {
+            bail!("--preload {spec}: expected NAME=FILE");
+        };
+        let preload = load_module(&engine, Path::new(path))?;
+        let instance = linker
+            .instantiate(&mut store, &preload)
+            .with_context(|| format!("cannot instantiate {path} (--preload {name})"))?;
+        linker
+            .instance(&mut store, name, instance)
+            .with_context(|| format!("--preload {spec}"))?;
+    }
     let instance = linker.instantiate(&mut store, &module)?;
 
-    let name = match &args.invoke {
-        Some(name) => name.as_str(),
-        None if instance.get_func(&mut store, "_start").is_some() => "_start",
-        None => bail!("no --invoke given and the module has no _start"),
+    let Some(name) = &args.invoke else {
+        let start = instance.get_func(&mut store, "_start").ok_or_else(|| {
+            anyhow!(
+                "no --invoke given and the module has no _start \
+                 (kiln's options, --invoke included, go before FILE)"
+            )
+        })?;
+        let ty = start.ty(&store);
+        if !ty.params().is_empty() || !ty.results().is_empty() {
+            bail!("_start must take and return nothing");
+        }
+        start.call(&mut store, &[], &mut [])?;
+        return Ok(());
     };
     let func = instance
         .get_func(&mut store, name)
         .ok_or_else(|| anyhow!("the module exports no function `{name}`"))?;
     let ty = func.ty(&store);
     let params = ty.params();
-    if params.len() != args.args.len() {
+    if params.len() != args.args().len() {
         bail!(
             "`{name}` takes {} argument(s) ({}), {} given",
             params.len(),
             type_list(params),
-            args.args.len()
+            args.args().len()
         );
     }
     let vals = params
         .iter()
-        .zip(&args.args)
+        .zip(args.args())
         .enumerate()
         .map(|(i, (ty, text))| {
             parse_val(*ty, text).with_context(|| format!("argument {} (`{text}`)", i + 1))
@@ -240,6 +341,12 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         println!("{}", format_val(result));
     }
     Ok(())
+}
+
+/// Reads and compiles the module at `path`.
+fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<Module> {
+    let bytes = read_module_bytes(path)?;
+    Module::new(engine, &bytes).with_context(|| format!("cannot compile {}", path.display()))
 }
 
 /// The module's binary: the file itself, or its `.wat` text encoded.

@@ -1,7 +1,7 @@
 //! [`WasiCtx`] (one guest's WASI state: arguments, environment and the
 //! descriptor table) and [`WasiCtxBuilder`], which makes one.
 
-use super::abi::{filetype, rights, Errno, WasiResult};
+use super::abi::{Errno, WasiResult, filetype, rights};
 use crate::{Error, Result};
 use cap_std::fs::Dir;
 use std::io::{self, IsTerminal, Read, Write};

@@ -9,11 +9,11 @@
 //! the host operation, whose error is mapped by [`Errno::from_io`].
 
 use super::abi::{
-    advice, encode_dirent, fdflags, filetype, fstflags, preopentype, rights, whence, Errno, Fdstat, Filestat,
-    WasiResult, DIRENT_SIZE, FDSTAT_SIZE, FILESTAT_SIZE, PRESTAT_SIZE,
+    Errno, FDSTAT_SIZE, FILESTAT_SIZE, Fdstat, Filestat, PRESTAT_SIZE, WasiResult, advice, encode_dirent, fdflags,
+    filetype, fstflags, preopentype, rights, whence,
 };
-use super::ctx::{filetype_of, DirSnapEntry, Entry, Input, Kind, Output, WasiCtx};
-use super::mem::{iov_total, single_iov, GuestMemory, Iovec};
+use super::ctx::{DirSnapEntry, Entry, Input, Kind, Output, WasiCtx, filetype_of};
+use super::mem::{GuestMemory, Iovec, iov_total, single_iov};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::num::NonZeroU64;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -32,7 +32,11 @@ pub(crate) fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 
 /// Reads into `iovs`: straight into guest memory for one buffer, through a
 /// host buffer (one host read, then scattered) for several.
-pub(crate) fn read_iovs(mem: &mut GuestMemory<'_>, iovs: &[Iovec], mut f: impl FnMut(&mut [u8]) -> io::Result<usize>) -> WasiResult<usize> {
+pub(crate) fn read_iovs(
+    mem: &mut GuestMemory<'_>,
+    iovs: &[Iovec],
+    mut f: impl FnMut(&mut [u8]) -> io::Result<usize>,
+) -> WasiResult<usize> {
     if let Some(v) = single_iov(iovs) {
         let dst = mem.slice_mut(v.ptr, v.len)?;
         return Ok(retry(|| f(dst))?);
@@ -47,7 +51,11 @@ pub(crate) fn read_iovs(mem: &mut GuestMemory<'_>, iovs: &[Iovec], mut f: impl F
 }
 
 /// Writes the bytes of `iovs` with one host write.
-pub(crate) fn write_iovs(mem: &GuestMemory<'_>, iovs: &[Iovec], mut f: impl FnMut(&[u8]) -> io::Result<usize>) -> WasiResult<usize> {
+pub(crate) fn write_iovs(
+    mem: &GuestMemory<'_>,
+    iovs: &[Iovec],
+    mut f: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> WasiResult<usize> {
     if let Some(v) = single_iov(iovs) {
         let src = mem.slice(v.ptr, v.len)?;
         return Ok(retry(|| f(src))?);
@@ -61,7 +69,7 @@ pub(crate) fn write_iovs(mem: &GuestMemory<'_>, iovs: &[Iovec], mut f: impl FnMu
 
 /// Whether a host descriptor is readable (or writable) right now.
 pub(crate) fn host_ready(fd: BorrowedFd<'_>, write: bool) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags};
+    use rustix::event::{PollFd, PollFlags, poll};
     let events = if write { PollFlags::OUT } else { PollFlags::IN };
     let mut fds = [PollFd::from_borrowed_fd(fd, events)];
     let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
@@ -222,12 +230,15 @@ fn sync(ctx: &mut WasiCtx, fd: u32, right: u64, data_only: bool) -> WasiResult<(
             }
             Ok(())
         }
-        Kind::Stdout(out) => Ok(match out {
-            Output::Discard => {}
-            Output::Stdout(s) => s.flush()?,
-            Output::Stderr(s) => s.flush()?,
-            Output::Writer(w) => w.flush()?,
-        }),
+        Kind::Stdout(out) => {
+            match out {
+                Output::Discard => {}
+                Output::Stdout(s) => s.flush()?,
+                Output::Stderr(s) => s.flush()?,
+                Output::Writer(w) => w.flush()?,
+            }
+            Ok(())
+        }
         _ => Err(Errno::Inval),
     }
 }
@@ -350,10 +361,9 @@ impl TimeSpec {
         match self {
             TimeSpec::Omit => rustix::fs::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_OMIT },
             TimeSpec::Now => rustix::fs::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW },
-            TimeSpec::At(ns) => rustix::fs::Timespec {
-                tv_sec: (ns / 1_000_000_000) as _,
-                tv_nsec: (ns % 1_000_000_000) as _,
-            },
+            TimeSpec::At(ns) => {
+                rustix::fs::Timespec { tv_sec: (ns / 1_000_000_000) as _, tv_nsec: (ns % 1_000_000_000) as _ }
+            }
         }
     }
 }
@@ -373,7 +383,15 @@ pub fn fd_filestat_set_times(ctx: &mut WasiCtx, fd: u32, atim: u64, mtim: u64, f
 /// `fd_pread(fd, iovs, iovs_len, offset: u64, nread)`: reads at `offset`
 /// without moving the position; needs `FD_READ | FD_SEEK`. Writes the
 /// byte count to `nread`.
-pub fn fd_pread(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread: u32) -> WasiResult<()> {
+pub fn fd_pread(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    offset: u64,
+    nread: u32,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(nread, 4)?;
     let iovs = mem.iovecs(iovs, iovs_len)?;
@@ -389,7 +407,15 @@ pub fn fd_pread(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, iovs: u32, iovs_len:
 
 /// `fd_pwrite(fd, iovs, iovs_len, offset: u64, nwritten)`: writes at
 /// `offset` without moving the position; needs `FD_WRITE | FD_SEEK`.
-pub fn fd_pwrite(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten: u32) -> WasiResult<()> {
+pub fn fd_pwrite(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    offset: u64,
+    nwritten: u32,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(nwritten, 4)?;
     let iovs = mem.iovecs(iovs, iovs_len)?;
@@ -506,7 +532,15 @@ fn snapshot(dir: &cap_std::fs::Dir) -> WasiResult<Vec<DirSnapEntry>> {
 /// possibly truncated; `bufused < buf_len` means the end was reached.
 /// Needs `FD_READDIR`; `ENOTDIR` on a non-directory. The listing is taken
 /// at cookie 0 and kept, so cookies stay valid while entries are removed.
-pub fn fd_readdir(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused: u32) -> WasiResult<()> {
+pub fn fd_readdir(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    fd: u32,
+    buf: u32,
+    buf_len: u32,
+    cookie: u64,
+    bufused: u32,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(bufused, 4)?;
     let out = mem.range(buf, buf_len)?;
@@ -531,7 +565,6 @@ pub fn fd_readdir(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32, buf_len:
     }
     bytes.truncate(out.len());
     mem.write(buf, &bytes)?;
-    debug_assert!(DIRENT_SIZE == 24);
     mem.write_u32(bufused, bytes.len() as u32)
 }
 

@@ -5,7 +5,7 @@
 //! is checked, so wrap-around is a fault too). Unaligned pointers are
 //! accepted: linear memory has no alignment requirement.
 
-use super::abi::{Errno, WasiResult, IOVEC_SIZE};
+use super::abi::{Errno, IOVEC_SIZE, WasiResult};
 use std::ops::Range;
 
 /// A guest's linear memory (`&mut [u8]`, offsets are guest addresses).

@@ -7,9 +7,9 @@
 //! `ENOTCAPABLE`. A descriptor that is not a directory gives `ENOTDIR`;
 //! a missing right `ENOTCAPABLE`.
 
-use super::abi::{lookupflags, oflags, rights, Errno, Filestat, WasiResult, FILESTAT_SIZE};
-use super::ctx::{filetype_of, DirDesc, Entry, Kind, WasiCtx};
-use super::fd::{times_spec, timestamp, TimeSpec};
+use super::abi::{Errno, FILESTAT_SIZE, Filestat, WasiResult, lookupflags, oflags, rights};
+use super::ctx::{DirDesc, Entry, Kind, WasiCtx, filetype_of};
+use super::fd::{TimeSpec, times_spec, timestamp};
 use super::mem::GuestMemory;
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsMaybeDirExt, SystemTimeSpec};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
@@ -58,7 +58,15 @@ pub fn path_create_directory(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, path: u
 /// `path_filestat_get(fd, flags: lookupflags, path, path_len, buf)`:
 /// writes the 64-byte `filestat` of `path` (of the symlink itself unless
 /// `SYMLINK_FOLLOW`); needs `PATH_FILESTAT_GET`.
-pub fn path_filestat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, flags: u32, path: u32, path_len: u32, buf: u32) -> WasiResult<()> {
+pub fn path_filestat_get(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    fd: u32,
+    flags: u32,
+    path: u32,
+    path_len: u32,
+    buf: u32,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(buf, FILESTAT_SIZE)?;
     let follow = follow(flags)?;
@@ -236,7 +244,11 @@ pub fn path_open(
     } else if want_dir {
         return Err(Errno::Notdir);
     } else {
-        Entry::new(Kind::File(file.into_std()), base & rights::REGULAR_FILE_BASE, inheriting & rights::REGULAR_FILE_BASE)
+        Entry::new(
+            Kind::File(file.into_std()),
+            base & rights::REGULAR_FILE_BASE,
+            inheriting & rights::REGULAR_FILE_BASE,
+        )
     };
     let mut entry = entry;
     entry.flags = ff;
@@ -248,6 +260,7 @@ pub fn path_open(
 /// symlink's target (truncated to `buf_len`, no NUL) to `buf` and its
 /// length to `bufused`; needs `PATH_READLINK`. Reading a target that
 /// points outside the sandbox is allowed; following it is not.
+#[allow(clippy::too_many_arguments)]
 pub fn path_readlink(
     ctx: &mut WasiCtx,
     mem: &mut [u8],

@@ -1,6 +1,6 @@
 //! Clocks and `poll_oneoff`.
 
-use super::abi::{clockid, encode_event, event, rights, Errno, WasiResult, EVENT_SIZE, SUBSCRIPTION_SIZE};
+use super::abi::{EVENT_SIZE, Errno, SUBSCRIPTION_SIZE, WasiResult, clockid, encode_event, event, rights};
 use super::ctx::{Input, Kind, WasiCtx};
 use super::fd::{host_ready, timestamp};
 use super::mem::GuestMemory;
@@ -95,7 +95,14 @@ fn readable_bytes(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
 ///   missing `POLL_FD_READWRITE` gives an event with that errno.
 ///
 /// `EINVAL` when `nsubscriptions` is 0 or a subscription's tag is unknown.
-pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut [u8], input: u32, output: u32, nsubscriptions: u32, nevents: u32) -> WasiResult<()> {
+pub fn poll_oneoff(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    input: u32,
+    output: u32,
+    nsubscriptions: u32,
+    nevents: u32,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     if nsubscriptions == 0 {
         return Err(Errno::Inval);
@@ -131,18 +138,12 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut [u8], input: u32, output: u32, n
 
     // Block only when nothing is ready yet.
     let any_ready = subs.iter().any(|s| matches!(s.wait, Wait::Ready(..)));
-    let deadline = subs
-        .iter()
-        .filter_map(|s| if let Wait::Clock(t) = s.wait { Some(t) } else { None })
-        .min();
+    let deadline = subs.iter().filter_map(|s| if let Wait::Clock(t) = s.wait { Some(t) } else { None }).min();
     let mut fired = vec![None; subs.len()];
     loop {
         let now_i = Instant::now();
-        let timeout = if any_ready {
-            Some(Duration::ZERO)
-        } else {
-            deadline.map(|d| d.saturating_duration_since(now_i))
-        };
+        let timeout =
+            if any_ready { Some(Duration::ZERO) } else { deadline.map(|d| d.saturating_duration_since(now_i)) };
         let host: Vec<(usize, u32, bool)> = subs
             .iter()
             .enumerate()
@@ -174,7 +175,8 @@ pub fn poll_oneoff(ctx: &mut WasiCtx, mem: &mut [u8], input: u32, output: u32, n
                 fired[i] = Some(if re.contains(PollFlags::NVAL) {
                     (Errno::Badf, 0, 0)
                 } else {
-                    let hup = if re.intersects(PollFlags::HUP | PollFlags::ERR) { event::FD_READWRITE_HANGUP } else { 0 };
+                    let hup =
+                        if re.intersects(PollFlags::HUP | PollFlags::ERR) { event::FD_READWRITE_HANGUP } else { 0 };
                     let nbytes = match ctx.table.get_ref(fd).ok().and_then(|e| e.host_fd()) {
                         Some(h) if !write => readable_bytes(h),
                         _ => 0,

@@ -3,7 +3,7 @@
 //! [`super::WasiCtxBuilder::preopened_socket`] and the connections
 //! accepted on them); any other descriptor gives `ENOTSOCK`.
 
-use super::abi::{fdflags, rights, sock, Errno, WasiResult};
+use super::abi::{Errno, WasiResult, fdflags, rights, sock};
 use super::ctx::{Entry, Kind, WasiCtx};
 use super::fd::{read_iovs, write_iovs};
 use super::mem::GuestMemory;
@@ -96,7 +96,15 @@ pub fn sock_recv(
 /// `sock_send(fd, si_data, si_data_len, si_flags, so_datalen)`: sends the
 /// iovecs and writes the byte count to `so_datalen`. `si_flags` has no
 /// defined bits (non-zero: `EINVAL`). Needs `FD_WRITE`.
-pub fn sock_send(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, si_data: u32, si_data_len: u32, si_flags: u32, so_datalen: u32) -> WasiResult<()> {
+pub fn sock_send(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    fd: u32,
+    si_data: u32,
+    si_data_len: u32,
+    si_flags: u32,
+    so_datalen: u32,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(so_datalen, 4)?;
     if si_flags != 0 {

@@ -2,9 +2,9 @@
 //! standing in for linear memory (the `kiln` crate's `tests/wasi_api.rs`
 //! covers the same functions through real guest modules).
 
-use super::abi::{self, filetype, oflags, rights, Errno, Fdstat, Filestat};
-use super::ctx::{FdTable, Entry, Kind, Input};
-use super::fd::{times_spec, TimeSpec};
+use super::abi::{self, Errno, Fdstat, Filestat, filetype, oflags, rights};
+use super::ctx::{Entry, FdTable, Input, Kind};
+use super::fd::{TimeSpec, times_spec};
 use super::mem::{GuestMemory, Iovec, MAX_TRANSFER};
 use super::path::symlink_escapes;
 use super::preview1 as p;
@@ -66,7 +66,7 @@ fn iovecs_are_checked_and_gathered() {
     // Gathering is capped, so overlapping huge iovecs cannot exhaust memory.
     let many = vec![Iovec { ptr: 0, len: 64 }; 10];
     assert_eq!(m.gather(&many).unwrap().len(), 640);
-    assert!(MAX_TRANSFER >= 1 << 20);
+    const { assert!(MAX_TRANSFER >= 1 << 20) };
 }
 
 #[test]
@@ -223,4 +223,11 @@ fn preopen_ops_through_the_functions() {
     mem[512 + 16] = 1;
     assert_eq!(p::poll_oneoff(&mut ctx, &mut mem, 512, 600, 1, 16), Ok(()));
     assert_eq!(get_u32(&mem, 16), 1);
+}
+
+#[test]
+fn context_is_send() {
+    fn send<T: Send>() {}
+    send::<super::WasiCtx>();
+    send::<MemoryOutputPipe>();
 }
