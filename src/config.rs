@@ -119,6 +119,7 @@ impl Config {
 pub(crate) struct EngineInner {
     pub(crate) config: Config,
     pub(crate) registry: Arc<TypeRegistry>,
+    pub(crate) epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A compilation and execution environment shared by modules and stores.
@@ -137,8 +138,23 @@ impl Engine {
         if !config.strategy.is_available() {
             return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
         }
-        Ok(Engine { inner: Arc::new(EngineInner { config: config.clone(), registry: Arc::new(TypeRegistry::default()) }) })
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                registry: Arc::new(TypeRegistry::default()),
+                epoch: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            }),
+        })
     }
+    /// Advances the engine's epoch by one. Guest code in any store of this
+    /// engine whose epoch deadline has been reached traps with "interrupt"
+    /// at its next loop back-edge or call ([`crate::Store::set_epoch_deadline`]).
+    /// Cheap and callable from any thread (e.g. a timer thread), like
+    /// Wasmtime's epoch interruption.
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The engine's configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config

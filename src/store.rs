@@ -36,7 +36,7 @@ impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         Store {
             inner: Box::new(StoreInner {
-                opaque: StoreOpaque::new(engine.store_config(), engine.inner.registry.clone()),
+                opaque: StoreOpaque::new(engine.store_config(), engine.inner.registry.clone(), engine.inner.epoch.clone()),
                 engine: engine.clone(),
                 data,
             }),
@@ -57,6 +57,15 @@ impl<T> Store<T> {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+    /// Guest code in this store traps with "interrupt"
+    /// ([`crate::TrapCode::Interrupt`]) once the engine's epoch has advanced
+    /// `ticks` beyond its current value ([`Engine::increment_epoch`]).
+    /// Without a deadline (the default) guest code is never interrupted.
+    /// Checked at loop back-edges and calls, so a runaway guest stops
+    /// within one loop iteration of the deadline.
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        self.inner.opaque.set_epoch_deadline(ticks);
     }
 }
 

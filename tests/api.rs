@@ -317,3 +317,34 @@ fn memory_and_data_borrowed_together() {
     assert_eq!(&mem.data(&store)[..4], &[0xab, 0xab, 0xab, 0]);
     assert_eq!(*store.data(), 1);
 }
+
+#[test]
+fn epoch_deadline_interrupts_runaway_guests() {
+    let engine = Engine::default();
+    let m = module(
+        &engine,
+        r#"(module
+            (func (export "spin") (loop $l (br $l)))
+            (func (export "ok") (result i32) (i32.const 1)))"#,
+    );
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine).instantiate(&mut store, &m).unwrap();
+    let spin = inst.get_typed_func::<(), ()>(&mut store, "spin").unwrap();
+    store.set_epoch_deadline(1);
+    let ticker = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            engine.increment_epoch();
+        })
+    };
+    let err = spin.call(&mut store, ()).unwrap_err();
+    ticker.join().unwrap();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::Interrupt), "{err}");
+    // The deadline has passed: every further call is interrupted at its
+    // first call or back-edge, until a new deadline is set.
+    assert_eq!(spin.call(&mut store, ()).unwrap_err().as_trap().unwrap().code(), TrapCode::Interrupt);
+    store.set_epoch_deadline(1);
+    let ok = inst.get_typed_func::<(), i32>(&mut store, "ok").unwrap();
+    assert_eq!(ok.call(&mut store, ()).unwrap(), 1);
+}

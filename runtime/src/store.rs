@@ -57,6 +57,8 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 /// The untyped store.
 pub struct StoreOpaque {
     id: u64,
+    /// Keeps the engine's epoch counter alive for `vm_store_context`.
+    epoch: Arc<AtomicU64>,
     /// State generated code reads.
     pub vm_store_context: Box<VMStoreContext>,
     /// Instances, in creation order.
@@ -94,11 +96,19 @@ unsafe impl Send for StoreOpaque {}
 unsafe impl Sync for StoreOpaque {}
 
 impl StoreOpaque {
-    /// A new, empty store.
-    pub fn new(config: StoreConfig, registry: Arc<TypeRegistry>) -> StoreOpaque {
+    /// A new, empty store. `epoch` is the engine's epoch counter, which
+    /// must outlive the store; there is no epoch deadline until
+    /// [`StoreOpaque::set_epoch_deadline`].
+    pub fn new(config: StoreConfig, registry: Arc<TypeRegistry>, epoch: Arc<AtomicU64>) -> StoreOpaque {
         StoreOpaque {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
-            vm_store_context: Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0 }),
+            vm_store_context: Box::new(VMStoreContext {
+                stack_limit: 0,
+                fuel_consumed: 0,
+                epoch_ptr: Arc::as_ptr(&epoch),
+                epoch_deadline: u64::MAX,
+            }),
+            epoch,
             instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),
@@ -113,6 +123,14 @@ impl StoreOpaque {
             config,
             registry,
         }
+    }
+
+    /// Guest code in this store traps with "interrupt" once the engine's
+    /// epoch is `ticks` beyond its current value (checked at loop
+    /// back-edges and function calls).
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let now = self.epoch.load(Ordering::Relaxed);
+        self.vm_store_context.epoch_deadline = now.saturating_add(ticks);
     }
 
     /// A process-unique id, to check that handles are used with their store.

@@ -35,7 +35,8 @@ use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use kiln_aot_format::TrapCode;
 use kiln_aot_format::vm::{VMFuncRef, ValRaw};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use kiln_aot_format::vm::VMStoreContext;
 
 /// How a handler left the threaded code.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,6 +84,11 @@ pub(crate) struct State {
     pub mb: *mut u8,
     pub ml: usize,
     pub trap: TrapCode,
+    /// The engine's epoch counter and this store's deadline (refreshed
+    /// after host calls, the only place it can change during a run).
+    pub epoch: *const AtomicU64,
+    pub deadline: u64,
+    pub vmstore: *const VMStoreContext,
 }
 
 impl State {
@@ -151,6 +157,13 @@ pub(crate) fn too_deep(st: &State) -> bool {
     }
 }
 
+/// Whether the epoch deadline has passed (checked at back-edges and calls).
+#[inline(always)]
+pub(crate) fn interrupted(st: &State) -> bool {
+    // SAFETY: the epoch counter outlives every store of its engine.
+    unsafe { (*st.epoch).load(Ordering::Relaxed) >= st.deadline }
+}
+
 #[inline(always)]
 pub(crate) fn charge(func: &InterpFunc) {
     let h = func.hotness.load(Ordering::Relaxed);
@@ -216,6 +229,9 @@ pub(crate) unsafe fn run(
             mb,
             ml,
             trap: TrapCode::InternalError,
+            epoch: (*(*store).vm_store_context).epoch_ptr,
+            deadline: (*store).vm_store_context.epoch_deadline,
+            vmstore: &*(*store).vm_store_context,
         };
         enter_frame(&*func, fp);
         charge(&*func);
@@ -320,6 +336,9 @@ pub(crate) unsafe fn call_funcref(
             if stack.frames.len() >= st.max_frames || new_fp.add((*callee).frame_size as usize) > st.stack_end {
                 return trap(pc, fp, st, mb, ml, TrapCode::StackOverflow);
             }
+            if interrupted(st) {
+                return trap(pc, fp, st, mb, ml, TrapCode::Interrupt);
+            }
             stack.frames.push(Frame { func: st.func, inst: st.inst, pc: pc.add(1), fp, func_index: st.func_index });
             st.func = callee;
             st.func_index = callee_index;
@@ -343,6 +362,7 @@ pub(crate) unsafe fn call_funcref(
             let len = array_len(&*st.inst);
             let ok = ((*fref).array_call)(fref, (*st.inst).vmctx(), new_fp as *mut ValRaw, len);
             (*st.stack).top = saved_top;
+            st.deadline = (*st.vmstore).epoch_deadline;
             if !ok {
                 st.save(pc, fp, mb, ml);
                 return Exit::Pending;

@@ -12,7 +12,7 @@
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use super::code::Op;
-use super::exec::{call_funcref, charge, do_return, mem_regs, next, too_deep, trap, Exit, State};
+use super::exec::{call_funcref, charge, do_return, interrupted, mem_regs, next, too_deep, trap, Exit, State};
 use crate::libcalls;
 use kiln_aot_format::TrapCode;
 
@@ -234,6 +234,9 @@ macro_rules! jump {
         let to = $to;
         if $back {
             charge(&*$st.func);
+            if interrupted($st) {
+                return trap(to, $fp, $st, $mb, $ml, TrapCode::Interrupt);
+            }
             if too_deep($st) {
                 $st.save(to, $fp, $mb, $ml);
                 return Exit::Continue;
