@@ -251,13 +251,23 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let file = Path::new(args.file());
     let module = load_module(&engine, file)?;
 
+    // `kiln run FILE --invoke NAME ARGS...` (--invoke after FILE) is
+    // accepted for a module without `_start`: a WASI command keeps every
+    // word after FILE as its argv.
+    let has_start = module.exports().any(|e| e.name() == "_start");
+    let (invoke, call_args): (Option<&str>, &[String]) = match (&args.invoke, args.args()) {
+        (Some(name), rest) => (Some(name.as_str()), rest),
+        (None, [flag, name, rest @ ..]) if flag == "--invoke" && !has_start => (Some(name.as_str()), rest),
+        (None, rest) => (None, rest),
+    };
+
     // WASI: argv[0] is the file name as given; with --invoke the ARGS are
     // the function's, so the program's argv is just the file name.
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio();
     wasi.arg(args.file());
-    if args.invoke.is_none() {
-        wasi.args(args.args());
+    if invoke.is_none() {
+        wasi.args(call_args);
     }
     for spec in &args.envs {
         match spec.split_once('=') {
@@ -300,7 +310,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let instance = linker.instantiate(&mut store, &module)?;
 
-    let Some(name) = &args.invoke else {
+    let Some(name) = invoke else {
         let start = instance.get_func(&mut store, "_start").ok_or_else(|| {
             anyhow!(
                 "no --invoke given and the module has no _start \
@@ -319,17 +329,17 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("the module exports no function `{name}`"))?;
     let ty = func.ty(&store);
     let params = ty.params();
-    if params.len() != args.args().len() {
+    if params.len() != call_args.len() {
         bail!(
             "`{name}` takes {} argument(s) ({}), {} given",
             params.len(),
             type_list(params),
-            args.args().len()
+            call_args.len()
         );
     }
     let vals = params
         .iter()
-        .zip(args.args())
+        .zip(call_args)
         .enumerate()
         .map(|(i, (ty, text))| {
             parse_val(*ty, text).with_context(|| format!("argument {} (`{text}`)", i + 1))
