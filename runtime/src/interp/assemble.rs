@@ -184,8 +184,63 @@ fn rotatable(code: &[Instr], i: usize) -> Option<usize> {
     (exit as usize > i).then_some(t)
 }
 
+/// The first instruction at or after `i` that is not dropped.
+fn skip_dropped(code: &[Instr], mut i: usize) -> usize {
+    while i < code.len() && dropped(code, i) {
+        i += 1;
+    }
+    i
+}
+
+/// If control at `i` reaches a return at once (a return, or a forward
+/// `Br` to one), that return.
+fn reaches_return(code: &[Instr], i: usize) -> Option<Instr> {
+    let i = skip_dropped(code, i);
+    match code.get(i)? {
+        r @ (Instr::Return0 | Instr::Return1 { .. } | Instr::ReturnN { .. }) => Some(*r),
+        Instr::Br { target } if *target as usize > i => match code.get(skip_dropped(code, *target as usize))? {
+            r @ (Instr::Return0 | Instr::Return1 { .. } | Instr::ReturnN { .. }) => Some(*r),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Which instructions some branch jumps to.
+fn branch_targets(code: &[Instr]) -> Vec<bool> {
+    let mut is_target = vec![false; code.len() + 1];
+    for i in code {
+        let t = match *i {
+            Instr::Br { target } => Some(target),
+            _ => is_cond_branch(i),
+        };
+        if let Some(t) = t {
+            is_target[skip_dropped(code, t as usize)] = true;
+        }
+    }
+    is_target
+}
+
+/// Jump threading to returns: a forward `Br` to a return becomes that
+/// return, and `Copy { d <- s }` directly followed (with no branch landing
+/// in between) by a return of `d` becomes a return of `s`.
+fn thread_returns(code: &[Instr], i: usize, is_target: &[bool]) -> Option<Instr> {
+    match code[i] {
+        Instr::Br { target } if target as usize > i => reaches_return(code, i),
+        Instr::Copy { dst, src } => {
+            let next = skip_dropped(code, i + 1);
+            match (is_target.get(next), reaches_return(code, next)) {
+                (Some(false), Some(Instr::Return1 { src: r })) if r == dst => Some(Instr::Return1 { src }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Assembles `code` (the translator's output for one function).
 pub(crate) fn assemble(code: &[Instr]) -> Box<[Op]> {
+    let is_target = branch_targets(code);
     let mut new_index = Vec::with_capacity(code.len() + 1);
     let mut n = 0u32;
     for i in 0..code.len() {
@@ -217,7 +272,8 @@ pub(crate) fn assemble(code: &[Instr]) -> Box<[Op]> {
             ops.push(op(h::br::<false>, (to - me - 1) as i32 as u32, 0, 0, 0));
             continue;
         }
-        ops.push(assemble_one(instr, me, &new_index, aux_a));
+        let instr = thread_returns(code, i, &is_target).unwrap_or(*instr);
+        ops.push(assemble_one(&instr, me, &new_index, aux_a));
     }
     ops.into_boxed_slice()
 }
