@@ -9,9 +9,9 @@
 //!   in its own indirect jump (good branch prediction, as in wasm3 and wasmi
 //!   2.0) and `pc`, `fp`, memory base and length stay in argument registers.
 //!   Should LLVM ever not turn a call into a jump, host stack would grow; so
-//!   back-edges, calls and returns compare the stack pointer with a floor
-//!   and, below it, return to the dispatch loop, which unwinds it all. A
-//!   missed tail call costs speed, never a crash.
+//!   every [`CHECK_INTERVAL`] back-edges or calls (the only way to run
+//!   unboundedly) the threaded code returns to the dispatch loop, which
+//!   unwinds it all. A missed tail call costs speed, never a crash.
 //! * **loop backend**: `next!` saves the registers in [`State`] and returns
 //!   to the dispatch loop in [`run`].
 //!
@@ -75,9 +75,6 @@ pub(crate) struct State {
     pub frames_base: usize,
     pub max_frames: usize,
     pub stack_end: *mut u64,
-    /// Host stack floor for the tail-call backend's safety net.
-    #[cfg_attr(not(kiln_tail_calls), allow(dead_code))]
-    pub sp_floor: usize,
     /// Registers saved when leaving the threaded code.
     pub pc: *const Op,
     pub fp: *mut u64,
@@ -89,7 +86,15 @@ pub(crate) struct State {
     pub epoch: *const AtomicU64,
     pub deadline: u64,
     pub vmstore: *const VMStoreContext,
+    /// Back-edges and calls left before the next epoch and stack-floor
+    /// check ([`CHECK_INTERVAL`]).
+    pub budget: u32,
 }
+
+/// Back-edges and calls between two checks of the epoch deadline and (in
+/// the tail-call backend) the host stack floor: an interrupted guest stops
+/// within this many iterations or calls.
+pub(crate) const CHECK_INTERVAL: u32 = 256;
 
 impl State {
     #[inline(always)]
@@ -100,10 +105,6 @@ impl State {
         self.ml = ml;
     }
 }
-
-/// Host stack the threaded code may use before returning to the loop.
-#[cfg(kiln_tail_calls)]
-const SP_SLACK: usize = 64 * 1024;
 
 /// Continues with the op at `pc`: a tail call in the tail-call backend, a
 /// return to the dispatch loop otherwise.
@@ -122,40 +123,6 @@ macro_rules! next {
     }};
 }
 pub(crate) use next;
-
-/// The current stack pointer.
-#[cfg(kiln_tail_calls)]
-#[inline(always)]
-fn stack_pointer() -> usize {
-    let sp: usize;
-    // SAFETY: reads the stack pointer register; no memory access.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    // SAFETY: as above.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    sp
-}
-
-/// Tail-call backend only: whether the threaded code has used more host
-/// stack than it should (a handler did not tail-call), so it must return
-/// to the loop.
-#[inline(always)]
-pub(crate) fn too_deep(st: &State) -> bool {
-    #[cfg(kiln_tail_calls)]
-    {
-        stack_pointer() < st.sp_floor
-    }
-    #[cfg(not(kiln_tail_calls))]
-    {
-        let _ = st;
-        false
-    }
-}
 
 /// Whether the epoch deadline has passed (checked at back-edges and calls).
 #[inline(always)]
@@ -181,6 +148,21 @@ pub(crate) unsafe fn mem_regs(inst: *mut Instance) -> (*mut u8, usize) {
         let def = (*inst).memory0();
         if def.is_null() { (core::ptr::null_mut(), 0) } else { ((*def).base, (*def).current_length) }
     }
+}
+
+/// Every [`CHECK_INTERVAL`] back-edges or calls, before continuing at
+/// `pc`: traps with "interrupt" past the epoch deadline; returns to the
+/// dispatch loop if the tail-call safety net finds the host stack too deep.
+#[cold]
+#[inline(never)]
+pub(crate) fn checkpoint(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
+    st.budget = CHECK_INTERVAL;
+    if interrupted(st) {
+        return trap(pc, fp, st, mb, ml, TrapCode::Interrupt);
+    }
+    // Continuing through the loop also resets the host stack.
+    st.save(pc, fp, mb, ml);
+    Exit::Continue
 }
 
 /// Leaves the threaded code with a trap.
@@ -220,10 +202,6 @@ pub(crate) unsafe fn run(
             frames_base: (*stack).frames.len(),
             max_frames: (*stack).max_frames,
             stack_end: (*stack).end(),
-            #[cfg(kiln_tail_calls)]
-            sp_floor: stack_pointer().saturating_sub(SP_SLACK),
-            #[cfg(not(kiln_tail_calls))]
-            sp_floor: 0,
             pc: (*func).ops.as_ptr(),
             fp,
             mb,
@@ -232,6 +210,7 @@ pub(crate) unsafe fn run(
             epoch: (*(*store).vm_store_context).epoch_ptr,
             deadline: (*store).vm_store_context.epoch_deadline,
             vmstore: &*(*store).vm_store_context,
+            budget: CHECK_INTERVAL,
         };
         enter_frame(&*func, fp);
         charge(&*func);
@@ -336,9 +315,6 @@ pub(crate) unsafe fn call_funcref(
             if stack.frames.len() >= st.max_frames || new_fp.add((*callee).frame_size as usize) > st.stack_end {
                 return trap(pc, fp, st, mb, ml, TrapCode::StackOverflow);
             }
-            if interrupted(st) {
-                return trap(pc, fp, st, mb, ml, TrapCode::Interrupt);
-            }
             stack.frames.push(Frame { func: st.func, inst: st.inst, pc: pc.add(1), fp, func_index: st.func_index });
             st.func = callee;
             st.func_index = callee_index;
@@ -350,9 +326,9 @@ pub(crate) unsafe fn call_funcref(
             enter_frame(&*callee, new_fp);
             charge(&*callee);
             let target = (*callee).ops.as_ptr();
-            if too_deep(st) {
-                st.save(target, new_fp, mb, ml);
-                return Exit::Continue;
+            st.budget -= 1;
+            if st.budget == 0 {
+                return checkpoint(target, new_fp, st, mb, ml);
             }
             next!(target, new_fp, st, mb, ml)
         } else {
@@ -392,10 +368,6 @@ pub(crate) unsafe fn do_return(st: &mut State) -> Exit {
         st.inst = frame.inst;
         // The callee may have grown memory 0 (or switched instances).
         let (mb, ml) = mem_regs(frame.inst);
-        if too_deep(st) {
-            st.save(frame.pc, frame.fp, mb, ml);
-            return Exit::Continue;
-        }
         next!(frame.pc, frame.fp, st, mb, ml)
     }
 }

@@ -12,7 +12,7 @@
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use super::code::Op;
-use super::exec::{call_funcref, charge, do_return, interrupted, mem_regs, next, too_deep, trap, Exit, State};
+use super::exec::{call_funcref, charge, checkpoint, do_return, mem_regs, next, trap, Exit, State};
 use crate::libcalls;
 use kiln_aot_format::TrapCode;
 
@@ -228,18 +228,16 @@ unsafe fn target(pc: *const Op, rel: u32) -> *const Op {
     pc.offset(rel as i32 as isize)
 }
 
-/// Charges a back-edge and applies the tail-call safety net.
+/// Charges a back-edge; every [`super::exec::CHECK_INTERVAL`] of them,
+/// checks the epoch deadline and resets the host stack.
 macro_rules! jump {
     ($back:expr, $to:expr, $fp:expr, $st:expr, $mb:expr, $ml:expr) => {{
         let to = $to;
         if $back {
             charge(&*$st.func);
-            if interrupted($st) {
-                return trap(to, $fp, $st, $mb, $ml, TrapCode::Interrupt);
-            }
-            if too_deep($st) {
-                $st.save(to, $fp, $mb, $ml);
-                return Exit::Continue;
+            $st.budget -= 1;
+            if $st.budget == 0 {
+                return checkpoint(to, $fp, $st, $mb, $ml);
             }
         }
         next!(to, $fp, $st, $mb, $ml)
