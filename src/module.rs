@@ -142,3 +142,40 @@ impl std::fmt::Debug for Module {
         f.debug_struct("Module").field("name", &self.name()).finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Linker, Store};
+    use kiln_aot_format::DefinedFuncIndex;
+    use std::sync::atomic::Ordering;
+
+    /// Entries and loop back-edges are charged to the function; instances
+    /// add their counts to the module-wide count in chunks of 1024.
+    #[test]
+    fn hotness_counts_entries_and_back_edges() {
+        let engine = Engine::default();
+        let module = Module::new(
+            &engine,
+            r#"(module
+                (func (export "leaf"))
+                (func (export "spin") (param i32)
+                    (loop $l (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let inst = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let leaf = inst.get_typed_func::<(), ()>(&mut store, "leaf").unwrap();
+        let hot = |d: u32| module.rt.interp_func(DefinedFuncIndex(d)).unwrap().hotness.load(Ordering::Relaxed);
+        for _ in 0..1023 {
+            leaf.call(&mut store, ()).unwrap();
+        }
+        assert_eq!(hot(0), 0, "not flushed before a full chunk");
+        leaf.call(&mut store, ()).unwrap();
+        assert_eq!(hot(0), 1024);
+        // One entry plus 2047 back-edges (the loop runs 2048 times).
+        let spin = inst.get_typed_func::<i32, ()>(&mut store, "spin").unwrap();
+        spin.call(&mut store, 2048).unwrap();
+        assert_eq!(hot(1), 2048);
+    }
+}

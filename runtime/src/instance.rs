@@ -55,6 +55,11 @@ pub struct Instance {
     /// Translated code of each defined function, once looked up (the
     /// interpreter's call fast path).
     interp_cache: Box<[Cell<*const InterpFunc>]>,
+    /// Hotness of each defined function counted by this instance (private
+    /// to the store's thread); flushed into the module-wide count of
+    /// [`InterpFunc::hotness`] in chunks, so threads running the same
+    /// module do not contend on one cache line.
+    hotness: Box<[Cell<u32>]>,
     num_imported_funcs: u32,
     func_ptrs: *mut *const VMFuncRef,
     global_ptrs: *mut *mut VMGlobalDefinition,
@@ -152,6 +157,14 @@ impl Instance {
             Some(cell) => self.interp_func_slow(def, cell),
             None => Err(TrapCode::InternalError),
         }
+    }
+
+    /// This instance's hotness counter of defined function `index` (null
+    /// for an index that is not a defined function).
+    #[inline(always)]
+    pub fn hotness_ptr(&self, index: u32) -> *mut u32 {
+        let def = index.wrapping_sub(self.num_imported_funcs) as usize;
+        self.hotness.get(def).map_or(core::ptr::null_mut(), |c| c.as_ptr())
     }
 
     #[cold]
@@ -287,6 +300,7 @@ impl StoreOpaque {
             elem_segments: Vec::new(),
             memory0: core::ptr::null_mut(),
             interp_cache: (0..info.num_defined_funcs()).map(|_| Cell::new(core::ptr::null())).collect(),
+            hotness: (0..info.num_defined_funcs()).map(|_| Cell::new(0)).collect(),
             num_imported_funcs: info.num_imported_funcs,
             func_ptrs: at(off.func_ptrs).cast(),
             global_ptrs: at(off.global_ptrs).cast(),

@@ -255,10 +255,10 @@ pub struct InterpFunc {
     pub consts: Box<[u64]>,
     /// Slots the frame needs in all.
     pub frame_size: u32,
-    /// Hotness: charged once per entry and once per loop iteration. The
-    /// tier-up issue compares it with a threshold. Updated with relaxed
-    /// load + store (not a read-modify-write): a lost increment under a race
-    /// only delays a tier-up.
+    /// Hotness, shared by every instance of the module: each instance
+    /// counts entries and loop iterations in its own counter and adds them
+    /// here in chunks of 1024 (so threads do not contend on this line).
+    /// The tier-up issue compares it with a threshold.
     pub hotness: AtomicU32,
 }
 

@@ -89,6 +89,8 @@ pub(crate) struct State {
     /// Back-edges and calls left before the next epoch and stack-floor
     /// check ([`CHECK_INTERVAL`]).
     pub budget: u32,
+    /// The current function's instance-local hotness counter.
+    pub hot: *mut u32,
 }
 
 /// Back-edges and calls between two checks of the epoch deadline and (in
@@ -131,10 +133,28 @@ pub(crate) fn interrupted(st: &State) -> bool {
     unsafe { (*st.epoch).load(Ordering::Relaxed) >= st.deadline }
 }
 
+/// Instance-local counts are added to the module-wide count in chunks of
+/// this many (a power of two).
+pub(crate) const HOTNESS_FLUSH: u32 = 1024;
+
+/// Charges the current function's hotness (entry or back-edge).
 #[inline(always)]
-pub(crate) fn charge(func: &InterpFunc) {
-    let h = func.hotness.load(Ordering::Relaxed);
-    func.hotness.store(h.wrapping_add(1), Ordering::Relaxed);
+pub(crate) fn charge(st: &mut State) {
+    // SAFETY: `hot` points into the current instance's counters, which
+    // live as long as the instance; only this thread uses them.
+    unsafe {
+        let h = (*st.hot).wrapping_add(1);
+        *st.hot = h;
+        if h & (HOTNESS_FLUSH - 1) == 0 {
+            flush_hotness(&*st.func);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn flush_hotness(func: &InterpFunc) {
+    func.hotness.fetch_add(HOTNESS_FLUSH, Ordering::Relaxed);
 }
 
 /// Memory 0 of `inst` as (base, length).
@@ -211,9 +231,10 @@ pub(crate) unsafe fn run(
             deadline: (*store).vm_store_context.epoch_deadline,
             vmstore: &*(*store).vm_store_context,
             budget: CHECK_INTERVAL,
+            hot: (*inst).hotness_ptr(func_index),
         };
         enter_frame(&*func, fp);
-        charge(&*func);
+        charge(&mut st);
         loop {
             let (pc, fp, mb, ml) = (st.pc, st.fp, st.mb, st.ml);
             match ((*pc).handler)(pc, fp, &mut st, mb, ml) {
@@ -315,16 +336,24 @@ pub(crate) unsafe fn call_funcref(
             if stack.frames.len() >= st.max_frames || new_fp.add((*callee).frame_size as usize) > st.stack_end {
                 return trap(pc, fp, st, mb, ml, TrapCode::StackOverflow);
             }
-            stack.frames.push(Frame { func: st.func, inst: st.inst, pc: pc.add(1), fp, func_index: st.func_index });
+            stack.frames.push(Frame {
+                func: st.func,
+                inst: st.inst,
+                pc: pc.add(1),
+                fp,
+                func_index: st.func_index,
+                hot: st.hot,
+            });
             st.func = callee;
             st.func_index = callee_index;
+            st.hot = (*callee_inst).hotness_ptr(callee_index);
             let (mut mb, mut ml) = (mb, ml);
             if callee_inst != st.inst {
                 st.inst = callee_inst;
                 (mb, ml) = mem_regs(callee_inst);
             }
             enter_frame(&*callee, new_fp);
-            charge(&*callee);
+            charge(st);
             let target = (*callee).ops.as_ptr();
             st.budget -= 1;
             if st.budget == 0 {
@@ -366,6 +395,7 @@ pub(crate) unsafe fn do_return(st: &mut State) -> Exit {
         st.func = frame.func;
         st.func_index = frame.func_index;
         st.inst = frame.inst;
+        st.hot = frame.hot;
         // The callee may have grown memory 0 (or switched instances).
         let (mb, ml) = mem_regs(frame.inst);
         next!(frame.pc, frame.fp, st, mb, ml)

@@ -234,7 +234,7 @@ macro_rules! jump {
     ($back:expr, $to:expr, $fp:expr, $st:expr, $mb:expr, $ml:expr) => {{
         let to = $to;
         if $back {
-            charge(&*$st.func);
+            charge($st);
             $st.budget -= 1;
             if $st.budget == 0 {
                 return checkpoint(to, $fp, $st, $mb, $ml);

@@ -39,6 +39,8 @@ pub(crate) struct Frame {
     pub pc: *const Op,
     pub fp: *mut u64,
     pub func_index: u32,
+    /// The caller's instance-local hotness counter.
+    pub hot: *mut u32,
 }
 
 /// The interpreter's stack of one store: value slots and frame records,
