@@ -9,12 +9,15 @@
 //! * [`types`]: value, function, table, memory and global types.
 //! * [`module`]: the module metadata ([`ModuleInfo`]) decoded from a wasm
 //!   binary with `wasmparser`, and its validation (Wasm 2.0 feature set).
+//! * [`builtins`]: the runtime helpers compiled code calls through the
+//!   VMContext's builtin table, with their indices and signatures.
 //! * [`vm`]: the `#[repr(C)]` structures native code and the interpreter
 //!   touch (`VMFuncRef`, `VMMemoryDefinition`, ...) and [`VMOffsets`], the
 //!   layout of a VMContext, both generated from one declaration.
 //!
 //! The `.aot` file format itself joins this crate with the `aotc` issue.
 
+pub mod builtins;
 pub mod index;
 pub mod module;
 pub mod trap;

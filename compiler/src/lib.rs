@@ -1,0 +1,357 @@
+//! kiln's compiler: translates wasm function bodies to Cranelift IR and
+//! compiles them to machine code for kiln's VMContext ABI.
+//!
+//! This crate owns only the translation and code generation of *one
+//! function at a time*; laying the code out in memory, trampolines, signal
+//! handlers and the runtime wiring belong to the runtime.
+//!
+//! * [`Compiler`]: a configured Cranelift ISA (host or cross target);
+//!   [`Compiler::compile_function`] is `&self` and may be called from many
+//!   threads at once.
+//! * `env`: every access to the VMContext (function, memory, table and
+//!   global pointers, builtins, store context) through
+//!   [`VMOffsets`](kiln_aot_format::VMOffsets) computed for the *target*
+//!   pointer size.
+//! * `translate/`: the operator translation, split by concern (control
+//!   stack, numeric, memory, bounds checks, tables, calls).
+//!
+//! # The wasm-call ABI
+//! Every wasm function is a Cranelift function with [`CallConv::Tail`] and
+//! signature `(callee_vmctx: ptr, caller_vmctx: ptr, params…) -> results`.
+//! `i32/i64/f32/f64` map to `I32/I64/F32/F64`; `funcref`/`externref` are
+//! pointer-sized integers (null = 0). Results that do not fit the return
+//! registers are returned through an implicit return area
+//! (`enable_multi_ret_implicit_sret`), so callers and trampolines must also
+//! be compiled by Cranelift with this crate's flags (see [`Compiler::isa`]).
+//!
+//! # Example
+//! ```
+//! use kiln_compiler::{Compiler, CompilerOptions};
+//! use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
+//! // (module (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
+//! let wasm = b"\0asm\x01\0\0\0\x01\x07\x01\x60\x02\x7f\x7f\x01\x7f\x03\x02\x01\0\
+//!              \x0a\x09\x01\x07\0\x20\0\x20\x01\x6a\x0b";
+//! let module = ModuleInfo::parse(wasm, WasmFeatureSet::wasm2()).unwrap();
+//! let compiler = Compiler::native(CompilerOptions::default()).unwrap();
+//! let f = compiler.compile_function(&module, wasm, DefinedFuncIndex(0)).unwrap();
+//! assert!(!f.code.is_empty());
+//! ```
+
+use cranelift_codegen::ir;
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::FunctionBuilderContext;
+use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, TrapCode};
+use std::str::FromStr;
+
+mod env;
+mod translate;
+
+pub use cranelift_codegen::binemit::Reloc;
+
+/// Cranelift optimisation level (`opt_level` setting).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum OptLevel {
+    /// No optimisation: fastest compilation.
+    None,
+    /// Optimise for speed (the default).
+    #[default]
+    Speed,
+    /// Optimise for speed and code size.
+    SpeedAndSize,
+}
+
+/// How linear-memory accesses are bounds-checked (see `translate/bounds.rs`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BoundsChecks {
+    /// Every linear memory is a reservation of `reservation` bytes
+    /// followed by `guard` bytes of inaccessible pages (the runtime's
+    /// `Config`). For a 32-bit memory with `reservation >= 4 GiB`, an access
+    /// whose static offset plus size is at most `guard` has no explicit
+    /// check: it faults in the guard region, at a recorded trap site.
+    Guard {
+        /// Bytes reserved for the memory (accessible part included).
+        reservation: u64,
+        /// Bytes of guard region after the reservation.
+        guard: u64,
+    },
+    /// Every access is compared with the memory's current length.
+    Explicit,
+}
+
+impl Default for BoundsChecks {
+    /// `Guard { 4 GiB, 32 MiB }`, the runtime's default on 64-bit hosts.
+    fn default() -> Self {
+        BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 }
+    }
+}
+
+/// Options of a [`Compiler`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CompilerOptions {
+    /// Cranelift optimisation level.
+    pub opt_level: OptLevel,
+    /// Bounds-check strategy for linear memories; must match how the
+    /// runtime lays out memories (reservation and guard sizes).
+    pub bounds: BoundsChecks,
+    /// Run Cranelift's IR verifier on every function (slow; for tests).
+    pub verifier: bool,
+}
+
+impl Default for CompilerOptions {
+    fn default() -> Self {
+        CompilerOptions { opt_level: OptLevel::Speed, bounds: BoundsChecks::default(), verifier: false }
+    }
+}
+
+/// Why a function could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The function body could not be decoded (the module should have
+    /// been validated by [`ModuleInfo::parse`] first).
+    #[error("invalid wasm: {0}")]
+    Wasm(#[from] wasmparser::BinaryReaderError),
+    /// A construct this compiler does not translate (yet), or an
+    /// unsupported target/option.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Cranelift rejected the function or the settings (a compiler bug or
+    /// an implementation limit).
+    #[error("code generation failed: {0}")]
+    Codegen(String),
+}
+
+/// A place in a function's code that can trap.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TrapSite {
+    /// Byte offset of the trapping instruction from the start of the code.
+    pub code_offset: u32,
+    /// The trap raised when the instruction at `code_offset` faults.
+    pub code: TrapCode,
+}
+
+/// What a relocation refers to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum RelocTarget {
+    /// A Cranelift libcall (e.g. `FloorF32` without SSE4.1), by the name
+    /// Cranelift prints for it (`"FloorF32"`, `"CeilF64"`, …).
+    LibCall(String),
+}
+
+/// A relocation the loader must apply to [`CompiledFunction::code`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Relocation {
+    /// Byte offset in the code.
+    pub offset: u32,
+    /// Cranelift's relocation kind (e.g. `Abs8`, `X86CallPCRel4`).
+    pub kind: Reloc,
+    /// What the relocation refers to.
+    pub target: RelocTarget,
+    /// Added to the target's address.
+    pub addend: i64,
+}
+
+/// A compiled function: machine code with the wasm-call ABI.
+#[derive(Clone, Debug)]
+pub struct CompiledFunction {
+    /// The machine code; its entry is offset 0.
+    pub code: Vec<u8>,
+    /// Required alignment of `code` in bytes.
+    pub alignment: u32,
+    /// Every instruction that can trap, sorted by offset.
+    pub traps: Vec<TrapSite>,
+    /// Usually empty: everything is reached through the VMContext.
+    pub relocs: Vec<Relocation>,
+}
+
+/// A configured Cranelift target. `Send + Sync`: share one across threads.
+pub struct Compiler {
+    isa: OwnedTargetIsa,
+    options: CompilerOptions,
+}
+
+impl Compiler {
+    /// A compiler for the host, with every ISA extension the CPU has
+    /// (`cranelift_native::builder`).
+    ///
+    /// # Errors
+    /// [`CompileError::Unsupported`] if Cranelift does not support the host.
+    pub fn native(options: CompilerOptions) -> Result<Compiler, CompileError> {
+        let builder = cranelift_native::builder().map_err(|e| CompileError::Unsupported(e.to_string()))?;
+        Self::finish(builder, options)
+    }
+
+    /// A compiler for `triple` (e.g. `"x86_64-unknown-linux-gnu"`,
+    /// `"aarch64-unknown-linux-gnu"`) with the baseline ISA flags.
+    ///
+    /// # Errors
+    /// [`CompileError::Unsupported`] for an unknown or unsupported triple.
+    pub fn for_target(triple: &str, options: CompilerOptions) -> Result<Compiler, CompileError> {
+        let triple = target_lexicon::Triple::from_str(triple)
+            .map_err(|e| CompileError::Unsupported(format!("target triple `{triple}`: {e}")))?;
+        let builder = cranelift_codegen::isa::lookup(triple).map_err(|e| CompileError::Unsupported(e.to_string()))?;
+        Self::finish(builder, options)
+    }
+
+    fn finish(builder: cranelift_codegen::isa::Builder, options: CompilerOptions) -> Result<Compiler, CompileError> {
+        let mut flags = settings::builder();
+        let set = |flags: &mut settings::Builder, name: &str, value: &str| {
+            flags.set(name, value).map_err(|e| CompileError::Codegen(format!("setting {name}={value}: {e}")))
+        };
+        let opt = match options.opt_level {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        };
+        set(&mut flags, "opt_level", opt)?;
+        set(&mut flags, "enable_verifier", if options.verifier { "true" } else { "false" })?;
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        set(&mut flags, "enable_probestack", "true")?;
+        set(&mut flags, "probestack_strategy", "inline")?;
+        // Multi-value results beyond the return registers go to an implicit
+        // return area (deprecated in Cranelift but the only caller-agnostic
+        // way without a StructReturn parameter in kiln's ABI).
+        set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
+        // Bounds checks are the translator's business (see bounds.rs).
+        set(&mut flags, "enable_heap_access_spectre_mitigation", "false")?;
+        set(&mut flags, "enable_table_access_spectre_mitigation", "false")?;
+        let isa = builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| CompileError::Codegen(format!("building the target ISA: {e}")))?;
+        let ptr = isa.pointer_bytes();
+        if ptr != 4 && ptr != 8 {
+            return Err(CompileError::Unsupported(format!("pointer size {ptr}")));
+        }
+        Ok(Compiler { isa, options })
+    }
+
+    /// The target triple, e.g. `x86_64-unknown-linux-gnu`.
+    pub fn triple(&self) -> String {
+        self.isa.triple().to_string()
+    }
+
+    /// The target's pointer size in bytes (4 or 8).
+    pub fn pointer_bytes(&self) -> u8 {
+        self.isa.pointer_bytes()
+    }
+
+    /// The options this compiler was built with.
+    pub fn options(&self) -> &CompilerOptions {
+        &self.options
+    }
+
+    /// The Cranelift ISA (with kiln's flags), for the runtime's trampolines.
+    pub fn isa(&self) -> &dyn cranelift_codegen::isa::TargetIsa {
+        &*self.isa
+    }
+
+    /// The Cranelift signature of a wasm function of type `ty` under
+    /// kiln's wasm-call ABI (see the crate docs).
+    pub fn wasm_signature(&self, ty: &kiln_aot_format::WasmFuncType) -> Result<ir::Signature, CompileError> {
+        env::wasm_signature(self.isa.pointer_type(), ty)
+    }
+
+    /// Translates defined function `def` of `module` to Cranelift IR
+    /// without compiling it (for inspection and tests).
+    ///
+    /// # Errors
+    /// As [`Compiler::compile_function`], without code-generation errors.
+    pub fn translate_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<ir::Function, CompileError> {
+        let mut fctx = FunctionBuilderContext::new();
+        translate::translate_function(&*self.isa, &self.options, module, wasm, def, &mut fctx)
+    }
+
+    /// Compiles defined function `def` of `module` (whose binary is
+    /// `wasm`, already validated by [`ModuleInfo::parse`]) to machine code
+    /// with the wasm-call ABI.
+    ///
+    /// # Errors
+    /// [`CompileError::Unsupported`] for constructs not translated (SIMD,
+    /// memory64, …); [`CompileError::Wasm`] for a body that does not
+    /// decode; [`CompileError::Codegen`] if Cranelift fails (verifier
+    /// errors included).
+    pub fn compile_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<CompiledFunction, CompileError> {
+        let func = self.translate_function(module, wasm, def)?;
+        self.compile_ir(func)
+    }
+
+    /// Compiles a function already translated to Cranelift IR.
+    fn compile_ir(&self, func: ir::Function) -> Result<CompiledFunction, CompileError> {
+        let mut ctx = Context::for_function(func);
+        let compiled = ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        let buffer = &compiled.buffer;
+        let mut traps = Vec::with_capacity(buffer.traps().len());
+        for t in buffer.traps() {
+            let code = trap_code_from_cranelift(t.code)
+                .ok_or_else(|| CompileError::Codegen(format!("unknown trap code {} at {:#x}", t.code, t.offset)))?;
+            traps.push(TrapSite { code_offset: t.offset, code });
+        }
+        traps.sort_by_key(|t| t.code_offset);
+        let mut relocs = Vec::new();
+        for r in buffer.relocs() {
+            let target = match &r.target {
+                FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(lc)) => RelocTarget::LibCall(format!("{lc:?}")),
+                other => return Err(CompileError::Codegen(format!("unexpected relocation target {other:?}"))),
+            };
+            relocs.push(Relocation { offset: r.offset, kind: r.kind, target, addend: r.addend });
+        }
+        Ok(CompiledFunction {
+            code: buffer.data().to_vec(),
+            alignment: compiled.buffer.alignment.max(self.isa.function_alignment().minimum),
+            traps,
+            relocs,
+        })
+    }
+}
+
+/// The Cranelift trap code for a kiln trap: `TrapCode::user(code byte)`.
+pub fn trap_code_to_cranelift(code: TrapCode) -> ir::TrapCode {
+    // kiln codes are 1..=15 (never 0), within Cranelift's user range 1..=250.
+    ir::TrapCode::unwrap_user(code.to_u8())
+}
+
+/// Maps a Cranelift trap code back to kiln's: user codes are kiln bytes,
+/// Cranelift's reserved codes map to their kiln equivalent.
+pub fn trap_code_from_cranelift(code: ir::TrapCode) -> Option<TrapCode> {
+    Some(match code {
+        ir::TrapCode::STACK_OVERFLOW => TrapCode::StackOverflow,
+        ir::TrapCode::INTEGER_OVERFLOW => TrapCode::IntegerOverflow,
+        ir::TrapCode::HEAP_OUT_OF_BOUNDS => TrapCode::MemoryOutOfBounds,
+        ir::TrapCode::INTEGER_DIVISION_BY_ZERO => TrapCode::IntegerDivisionByZero,
+        ir::TrapCode::BAD_CONVERSION_TO_INTEGER => TrapCode::BadConversionToInteger,
+        other => return TrapCode::from_u8(other.as_raw().get()),
+    })
+}
+
+/// The calling convention of every wasm function.
+pub const WASM_CALL_CONV: CallConv = CallConv::Tail;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_codes_round_trip() {
+        for code in TrapCode::ALL {
+            assert_eq!(trap_code_from_cranelift(trap_code_to_cranelift(code)), Some(code));
+        }
+        assert_eq!(trap_code_from_cranelift(ir::TrapCode::HEAP_OUT_OF_BOUNDS), Some(TrapCode::MemoryOutOfBounds));
+        assert_eq!(trap_code_from_cranelift(ir::TrapCode::INTEGER_OVERFLOW), Some(TrapCode::IntegerOverflow));
+    }
+
+    #[test]
+    fn compiler_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Compiler>();
+    }
+
+    #[test]
+    fn targets() {
+        let c = Compiler::for_target("aarch64-unknown-linux-gnu", CompilerOptions::default()).unwrap();
+        assert_eq!(c.pointer_bytes(), 8);
+        assert!(Compiler::for_target("not-a-triple-at-all", CompilerOptions::default()).is_err());
+    }
+}

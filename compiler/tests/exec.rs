@@ -1,0 +1,232 @@
+//! Executes compiled code: maps it RW, copies, switches to RX (never W+X)
+//! and calls functions through a tiny Cranelift-generated System V shim
+//! with a hand-built VMContext. Only non-trapping inputs: there is no
+//! signal handler here (that is the runtime's job).
+
+#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+
+use cranelift_codegen::ir::{self, types, AbiParam, InstBuilder, UserFuncName};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kiln_aot_format::vm::{VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw, VMContext};
+use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet};
+use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
+use std::sync::atomic::AtomicU64;
+
+const WAT: &str = r#"(module
+  (type $bin (func (param i32 i32) (result i32)))
+  (type $fbin (func (param f64 f64) (result f64)))
+  (memory 1)
+  (table 2 funcref)
+  (global $g (mut i32) (i32.const 100))
+  (func $add (type $bin) local.get 0 local.get 1 i32.add)
+  (func $sub (type $bin) local.get 0 local.get 1 i32.sub)
+  (func $rem (type $bin) local.get 0 local.get 1 i32.rem_s)
+  (func $sum (type $bin) (local i32)
+    block loop
+      local.get 0 local.get 1 i32.ge_s br_if 1
+      local.get 2 local.get 0 i32.add local.set 2
+      local.get 0 i32.const 1 i32.add local.set 0
+      br 0
+    end end
+    local.get 2)
+  (func $mem (type $bin)
+    local.get 0 local.get 1 i32.store offset=3
+    local.get 0 i32.load8_s offset=3
+    local.get 0 i32.load offset=3 i32.add)
+  (func $ind (type $bin) local.get 1 i32.const 10 local.get 0 call_indirect (type $bin))
+  (func $call (type $bin) local.get 0 local.get 1 call $add global.get $g i32.add
+    global.get $g i32.const 1 i32.add global.set $g)
+  (func $brt (type $bin)
+    (block (block (block local.get 0 br_table 0 1 2)
+      i32.const 10 local.get 1 i32.add return)
+      i32.const 20 local.get 1 i32.add return)
+    i32.const 30 local.get 1 i32.add)
+  (func $many (result i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64)
+    i32.const 1 i32.const 2 i32.const 3 i32.const 4 i32.const 5 i32.const 6
+    i32.const 7 i32.const 8 i32.const 9 i32.const 10 i32.const 11 i32.const 12
+    f64.const 1 f64.const 2 f64.const 3 f64.const 4 f64.const 5
+    f64.const 6 f64.const 7 f64.const 8 f64.const 9 f64.const 10)
+  (func $summany (type $bin)
+    call $many
+    f64.add f64.add f64.add f64.add f64.add f64.add f64.add f64.add f64.add
+    i32.trunc_f64_s
+    i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add i32.add
+    local.get 0 i32.mul)
+  (func $fmin (type $fbin) local.get 0 local.get 1 f64.min)
+  (func $nearest (type $fbin) local.get 0 f64.nearest)
+  (func $ifelse (type $bin)
+    local.get 0 local.get 0 (if (param i32) (result i32) (then local.get 1 i32.add) (else local.get 1 i32.sub)))
+  (func $grow (type $bin) memory.size)
+)"#;
+
+/// Compiled code mapped read+execute.
+struct Code {
+    map: memmap2::Mmap,
+    offsets: Vec<usize>,
+}
+
+fn map_code(funcs: &[Vec<u8>]) -> Code {
+    let mut offsets = Vec::new();
+    let mut len = 0usize;
+    for f in funcs {
+        len = (len + 63) & !63;
+        offsets.push(len);
+        len += f.len();
+    }
+    let mut map = memmap2::MmapMut::map_anon(len.max(1)).unwrap();
+    for (f, off) in funcs.iter().zip(&offsets) {
+        map[*off..*off + f.len()].copy_from_slice(f);
+    }
+    Code { map: map.make_exec().unwrap(), offsets }
+}
+
+/// A System V function `(code, vmctx, params…) -> result` that calls
+/// `code` with kiln's wasm-call ABI `(vmctx, vmctx, params…) -> result`.
+fn shim(compiler: &Compiler, params: &[ir::Type], result: ir::Type) -> Vec<u8> {
+    let ptr = compiler.isa().pointer_type();
+    let mut sig = ir::Signature::new(CallConv::SystemV);
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    sig.returns.push(AbiParam::new(result));
+    let mut callee = ir::Signature::new(CallConv::Tail);
+    callee.params.push(AbiParam::special(ptr, ir::ArgumentPurpose::VMContext));
+    callee.params.push(AbiParam::new(ptr));
+    callee.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    callee.returns.push(AbiParam::new(result));
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(1, 0), sig);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let sig_ref = b.import_signature(callee);
+    let mut args = vec![p[1], p[1]];
+    args.extend_from_slice(&p[2..]);
+    let call = b.ins().call_indirect(sig_ref, p[0], &args);
+    let r = b.inst_results(call)[0];
+    b.ins().return_(&[r]);
+    b.finalize(compiler.isa().frontend_config());
+    let mut ctx = cranelift_codegen::Context::for_function(func);
+    ctx.compile(compiler.isa(), &mut Default::default()).unwrap().code_buffer().to_vec()
+}
+
+unsafe extern "C" fn no_array_call(_: *const VMFuncRef, _: *mut VMContext, _: *mut ValRaw, _: usize) -> bool {
+    false
+}
+
+#[test]
+fn compiled_code_runs_explicit_bounds() {
+    check_runs(BoundsChecks::Explicit);
+}
+
+/// Guard mode on a plain 64 KiB buffer: fine as long as every access is in
+/// bounds (no check is emitted; an out-of-bounds access would fault).
+#[test]
+fn compiled_code_runs_guard_bounds() {
+    check_runs(BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 });
+}
+
+fn check_runs(bounds: BoundsChecks) {
+    let buf = wast::parser::ParseBuffer::new(WAT).unwrap();
+    let wasm = wast::parser::parse::<wast::Wat>(&buf).unwrap().encode().unwrap();
+    let info = ModuleInfo::parse(&wasm, WasmFeatureSet::wasm2()).unwrap();
+    let compiler = Compiler::native(CompilerOptions { bounds, verifier: true, ..Default::default() }).unwrap();
+    let n = info.num_defined_funcs() as usize;
+    let mut funcs: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let f = compiler.compile_function(&info, &wasm, DefinedFuncIndex(i as u32)).unwrap();
+            assert!(f.relocs.is_empty(), "{:?}", f.relocs);
+            f.code
+        })
+        .collect();
+    funcs.push(shim(&compiler, &[types::I32, types::I32], types::I32));
+    funcs.push(shim(&compiler, &[types::F64, types::F64], types::F64));
+    let code = map_code(&funcs);
+    let addr = |i: usize| code.map.as_ptr().wrapping_add(code.offsets[i]);
+
+    // The VMContext and what it points to.
+    let offsets = VMOffsets::new(PtrSize::HOST, &info);
+    let mut vmctx = vec![0u128; offsets.size as usize / 16 + 1];
+    let base = vmctx.as_mut_ptr().cast::<u8>();
+    let epoch = AtomicU64::new(0);
+    let store = VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &epoch, epoch_deadline: u64::MAX };
+    let type_ids: Vec<VMSharedTypeIndex> = (0..info.types.len() as u32).map(VMSharedTypeIndex).collect();
+    let mut memory = vec![0u8; 65536];
+    let mem_def = VMMemoryDefinition { base: memory.as_mut_ptr(), current_length: memory.len() };
+    let global: *mut VMGlobalDefinition = Box::into_raw(Box::new(VMGlobalDefinition { bits: 100 }));
+    let func_refs: Vec<VMFuncRef> = (0..n)
+        .map(|i| VMFuncRef {
+            array_call: no_array_call,
+            wasm_call: addr(i),
+            type_index: VMSharedTypeIndex(info.functions[i].0),
+            func_index: i as u32,
+            vmctx: base.cast(),
+        })
+        .collect();
+    // table[0] = $add, table[1] = $sub
+    let mut table_elems: Vec<usize> = vec![&func_refs[0] as *const _ as usize, &func_refs[1] as *const _ as usize];
+    let table_def = VMTableDefinition { base: table_elems.as_mut_ptr(), current_elements: 2 };
+    let put = |off: u32, v: usize| {
+        assert!(off as usize + 8 <= vmctx.len() * 16);
+        // SAFETY: `off` is inside the `vmctx` allocation (checked above)
+        // and 8-byte aligned (VMOffsets aligns pointer fields).
+        unsafe { base.add(off as usize).cast::<usize>().write(v) }
+    };
+    put(offsets.header.store_context, &store as *const _ as usize);
+    put(offsets.header.type_ids, type_ids.as_ptr() as usize);
+    for (i, f) in func_refs.iter().enumerate() {
+        put(offsets.func_ptr(i as u32), f as *const _ as usize);
+    }
+    put(offsets.memory_ptr(0), &mem_def as *const _ as usize);
+    put(offsets.table_ptr(0), &table_def as *const _ as usize);
+    put(offsets.global_ptr(0), global as usize);
+
+    type I32Shim = unsafe extern "C" fn(*const u8, *mut u8, i32, i32) -> i32;
+    type F64Shim = unsafe extern "C" fn(*const u8, *mut u8, f64, f64) -> f64;
+    // SAFETY: the shim was compiled with exactly this System V signature
+    // and lives in an executable mapping that outlives the calls.
+    let call_i32: I32Shim = unsafe { std::mem::transmute::<*const u8, I32Shim>(addr(n)) };
+    // SAFETY: as above, for the f64 shim.
+    let call_f64: F64Shim = unsafe { std::mem::transmute::<*const u8, F64Shim>(addr(n + 1)) };
+    // SAFETY: every function of the module is called with its own type
+    // and a VMContext whose every field it reads is initialised above;
+    // the inputs are chosen so that nothing traps.
+    let run = |f: usize, a: i32, b: i32| unsafe { call_i32(addr(f), base, a, b) };
+    // SAFETY: as above.
+    let runf = |f: usize, a: f64, b: f64| unsafe { call_f64(addr(f), base, a, b) };
+
+    assert_eq!(run(0, 2, 3), 5);
+    assert_eq!(run(0, i32::MAX, 1), i32::MIN);
+    assert_eq!(run(1, 2, 3), -1);
+    assert_eq!(run(2, i32::MIN, -1), 0, "srem INT_MIN % -1 is 0");
+    assert_eq!(run(2, -7, 2), -1);
+    assert_eq!(run(3, 1, 101), 5050);
+    assert_eq!(run(4, 8, 0x1234_5680), 0x1234_5680 - 128);
+    assert_eq!(u32::from_le_bytes(memory[11..15].try_into().unwrap()), 0x1234_5680);
+    assert_eq!(run(5, 0, 5), 15, "call_indirect table[0] = add");
+    assert_eq!(run(5, 1, 5), -5, "call_indirect table[1] = sub");
+    assert_eq!(run(6, 1, 2), 103);
+    assert_eq!(run(6, 1, 2), 104, "global.set is visible");
+    // SAFETY: `global` is the live box created above; no call is running.
+    assert_eq!(unsafe { (*global).bits }, 102);
+    assert_eq!(run(7, 0, 1), 11);
+    assert_eq!(run(7, 1, 1), 21);
+    assert_eq!(run(7, 2, 1), 31);
+    assert_eq!(run(7, 99, 1), 31);
+    assert_eq!(run(9, 2, 0), 2 * (78 + 55), "22 results through the return area");
+    assert_eq!(runf(10, -0.0, 0.0).to_bits(), (-0.0f64).to_bits());
+    assert!(runf(10, f64::NAN, 1.0).is_nan());
+    assert_eq!(runf(11, 2.5, 0.0), 2.0);
+    assert_eq!(runf(11, -3.5, 0.0), -4.0);
+    assert_eq!(run(12, 1, 5), 6);
+    assert_eq!(run(12, 0, 5), -5);
+    assert_eq!(run(13, 0, 0), 1, "memory.size in pages");
+    drop(table_elems);
+    // SAFETY: created by `Box::into_raw` above and no longer used.
+    drop(unsafe { Box::from_raw(global) });
+    drop(memory);
+}
