@@ -8,6 +8,9 @@
 //!
 //! `KILN_INTERP_DISPATCH=loop` or `=tail` overrides the choice (CI tests
 //! both).
+//!
+//! It also compiles `src/traphandlers/helpers.c` (the setjmp/longjmp helper
+//! the JIT trap handler returns through) with the `cc` crate on unix.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(kiln_tail_calls)");
@@ -24,5 +27,10 @@ fn main() {
     };
     if tail {
         println!("cargo::rustc-cfg=kiln_tail_calls");
+    }
+
+    println!("cargo::rerun-if-changed=src/traphandlers/helpers.c");
+    if std::env::var("CARGO_CFG_UNIX").is_ok() {
+        cc::Build::new().file("src/traphandlers/helpers.c").warnings(true).compile("kiln_traphandlers");
     }
 }

@@ -152,6 +152,16 @@ impl Instance {
     pub fn get_table(&self, store: impl AsContextMut, name: &str) -> Option<Table> {
         self.get_export(store, name)?.into_table()
     }
+    /// The instance's VMContext, for tests of the runtime's VM interfaces
+    /// (builtins, trampolines). Valid while the store and the instance
+    /// live; not a stable API.
+    #[doc(hidden)]
+    pub fn vmctx_for_testing(&self, mut store: impl AsContextMut) -> *mut kiln_aot_format::vm::VMContext {
+        let s = &mut store.as_context_mut().0.opaque;
+        self.check(s);
+        s.instances[self.idx].vmctx()
+    }
+
     /// Exported function `name` with static types.
     ///
     /// # Errors

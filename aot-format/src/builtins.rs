@@ -44,6 +44,12 @@ macro_rules! foreach_builtin {
             8 table_init(vmctx: vmctx, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> status;
             /// `elem.drop`.
             9 elem_drop(vmctx: vmctx, elem: u32) -> none;
+            /// Unwinds to the nearest host→wasm entry with the store's
+            /// pending error (a host function or interpreted callee
+            /// failed); called by wasm→array trampolines when the
+            /// array call returns `false`. Never returns once the runtime's
+            /// trap handling implements it.
+            10 raise(vmctx: vmctx) -> none;
         }
     };
 }

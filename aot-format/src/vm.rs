@@ -194,6 +194,23 @@ vm_structs! {
     /// instructions point to. One per defined function per instance, one
     /// per host function. Tier-up replaces `array_call` / `wasm_call`
     /// without touching callers.
+    ///
+    /// **Calling `wasm_call`.** Callers (compiled wasm, trampolines) pass
+    /// the funcref's `vmctx` as the `callee_vmctx` argument, never the
+    /// funcref pointer itself.
+    ///
+    /// **Array-only callees** (host functions; any function without native
+    /// code) get the per-signature *wasm→array trampoline* of the compiler
+    /// as `wasm_call`. That trampoline receives only `callee_vmctx`, so the
+    /// runtime must make such a funcref **self-referential**: its `vmctx`
+    /// is the address of the funcref itself, i.e. the funcref is the first
+    /// field of the callee's context (as in the runtime's
+    /// `VMHostFuncContext`). The trampoline reads `callee_vmctx` as a
+    /// `*const VMFuncRef` and calls `array_call(callee_vmctx, caller_vmctx,
+    /// slots, n)`; when that returns `false` it calls the `raise` builtin
+    /// (the error is the store's pending error). A function with instance
+    /// code (`vmctx` = an instance VMContext) must therefore have real
+    /// native code in `wasm_call` before native code can call it.
     pub struct VMFuncRef / VMFuncRefLayout {
         /// Entry with the array-call ABI ([`VMArrayCallFn`]).
         pub array_call: VMArrayCallFn = "ptr",

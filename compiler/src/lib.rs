@@ -2,8 +2,8 @@
 //! compiles them to machine code for kiln's VMContext ABI.
 //!
 //! This crate owns only the translation and code generation of *one
-//! function at a time*; laying the code out in memory, trampolines, signal
-//! handlers and the runtime wiring belong to the runtime.
+//! function (or trampoline) at a time*; laying the code out in memory,
+//! signal handlers and the runtime wiring belong to the runtime.
 //!
 //! * [`Compiler`]: a configured Cranelift ISA (host or cross target);
 //!   [`Compiler::compile_function`] is `&self` and may be called from many
@@ -14,6 +14,9 @@
 //!   pointer size.
 //! * `translate/`: the operator translation, split by concern (control
 //!   stack, numeric, memory, bounds checks, tables, calls).
+//! * `trampolines`: per-signature array→wasm
+//!   ([`Compiler::compile_array_to_wasm_trampoline`]) and wasm→array
+//!   ([`Compiler::compile_wasm_to_array_trampoline`]) trampolines.
 //!
 //! # The wasm-call ABI
 //! Every wasm function is a Cranelift function with [`CallConv::Tail`] and
@@ -46,6 +49,7 @@ use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, TrapCode};
 use std::str::FromStr;
 
 mod env;
+mod trampolines;
 mod translate;
 
 pub use cranelift_codegen::binemit::Reloc;

@@ -13,6 +13,9 @@ use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMShared
 use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
 use std::sync::atomic::AtomicU64;
 
+mod common;
+use common::map_code;
+
 const WAT: &str = r#"(module
   (type $bin (func (param i32 i32) (result i32)))
   (type $fbin (func (param f64 f64) (result f64)))
@@ -59,27 +62,6 @@ const WAT: &str = r#"(module
     local.get 0 local.get 0 (if (param i32) (result i32) (then local.get 1 i32.add) (else local.get 1 i32.sub)))
   (func $grow (type $bin) memory.size)
 )"#;
-
-/// Compiled code mapped read+execute.
-struct Code {
-    map: memmap2::Mmap,
-    offsets: Vec<usize>,
-}
-
-fn map_code(funcs: &[Vec<u8>]) -> Code {
-    let mut offsets = Vec::new();
-    let mut len = 0usize;
-    for f in funcs {
-        len = (len + 63) & !63;
-        offsets.push(len);
-        len += f.len();
-    }
-    let mut map = memmap2::MmapMut::map_anon(len.max(1)).unwrap();
-    for (f, off) in funcs.iter().zip(&offsets) {
-        map[*off..*off + f.len()].copy_from_slice(f);
-    }
-    Code { map: map.make_exec().unwrap(), offsets }
-}
 
 /// A System V function `(code, vmctx, params…) -> result` that calls
 /// `code` with kiln's wasm-call ABI `(vmctx, vmctx, params…) -> result`.

@@ -18,6 +18,11 @@ use kiln_aot_format::WasmFuncType;
 pub type HostFunc = dyn Fn(*mut StoreOpaque, *mut VMContext, &mut [ValRaw]) -> Result<()> + Send + Sync;
 
 /// A host function's context: its funcref first.
+///
+/// The funcref is at offset 0 and its `vmctx` points at this context, so
+/// the funcref is *self-referential* (`funcref.vmctx == &funcref`): the
+/// convention the compiler's wasm→array trampolines rely on to find the
+/// funcref from the `callee_vmctx` argument (see `VMFuncRef`'s docs).
 #[repr(C)]
 pub struct VMHostFuncContext {
     /// The function's reference; `funcref.vmctx` points to this context.
@@ -29,6 +34,9 @@ pub struct VMHostFuncContext {
     /// The closure.
     pub func: Box<HostFunc>,
 }
+
+// The self-referential funcref convention needs the funcref at offset 0.
+const _: () = assert!(core::mem::offset_of!(VMHostFuncContext, funcref) == 0);
 
 // SAFETY: the raw pointers refer to the owning store and to this context;
 // they move between threads together with the store.

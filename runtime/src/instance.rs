@@ -313,6 +313,7 @@ impl StoreOpaque {
             let header = vmctx as *mut VMContextHeader;
             (*header).magic = VMCONTEXT_MAGIC;
             (*header).store_context = &mut *self.vm_store_context;
+            (*header).builtins = crate::builtins::BUILTINS_TABLE.as_ptr();
             (*header).type_ids = module.type_ids.as_ptr() as *const VMSharedTypeIndex;
             (*header).instance = inst_ptr.cast();
 

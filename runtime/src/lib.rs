@@ -6,19 +6,28 @@
 //! * [`memory`]: linear memory on a reservation with a guard region.
 //! * [`table`]: tables of funcrefs / externrefs.
 //! * [`host`]: host functions behind the array-call ABI.
+//! * [`builtins`]: the table of builtins compiled code calls.
 //! * [`libcalls`]: helpers for memory, table and bulk operations shared by
 //!   all tiers.
 //! * [`interp`]: the interpreter tier.
 //! * [`module`]: the runtime's view of a validated module and the engine's
 //!   type registry.
+//! * [`code_memory`]: executable memory for native code and the code
+//!   registry (PC → trap code / function).
+//! * [`traphandlers`]: signal handlers turning faults in native wasm into
+//!   traps ([`traphandlers::catch_traps`]).
 //! * [`error`]: the public `Error` and `Trap` types.
 //! * [`wasi`]: WASI preview1 over a context and guest memory.
 //!
 //! `unsafe` code is confined to the VM-facing modules (instance, memory,
-//! interp, host, libcalls, store); every block states why it holds.
+//! interp, host, libcalls, store, code_memory, traphandlers); every block
+//! states why it holds.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(unix)]
+pub mod code_memory;
+pub mod builtins;
 pub mod error;
 pub mod host;
 pub mod instance;
@@ -28,6 +37,8 @@ pub mod memory;
 pub mod module;
 pub mod store;
 pub mod table;
+#[cfg(unix)]
+pub mod traphandlers;
 pub mod wasi;
 
 pub use error::{Error, ErrorKind, FrameInfo, Result, Trap};
