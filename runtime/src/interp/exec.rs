@@ -86,16 +86,17 @@ pub(crate) struct State {
     pub epoch: *const AtomicU64,
     pub deadline: u64,
     pub vmstore: *const VMStoreContext,
-    /// Back-edges and calls left before the next epoch and stack-floor
-    /// check ([`CHECK_INTERVAL`]).
+    /// Calls left before the next checkpoint ([`CHECK_INTERVAL`]); loop
+    /// back-edges are paced by the hotness count instead.
     pub budget: u32,
     /// The current function's instance-local hotness counter.
     pub hot: *mut u32,
 }
 
-/// Back-edges and calls between two checks of the epoch deadline and (in
-/// the tail-call backend) the host stack floor: an interrupted guest stops
-/// within this many iterations or calls.
+/// Calls (or back-edges of one function) between two checkpoints, which
+/// check the epoch deadline and return to the dispatch loop: an interrupted
+/// guest stops within this many iterations or calls. A power of two that
+/// divides [`HOTNESS_FLUSH`].
 pub(crate) const CHECK_INTERVAL: u32 = 256;
 
 impl State {
@@ -137,18 +138,43 @@ pub(crate) fn interrupted(st: &State) -> bool {
 /// this many (a power of two).
 pub(crate) const HOTNESS_FLUSH: u32 = 1024;
 
-/// Charges the current function's hotness (entry or back-edge).
+/// Adds one to the current function's instance-local hotness count and
+/// returns the new count.
 #[inline(always)]
-pub(crate) fn charge(st: &mut State) {
+fn bump(st: &mut State) -> u32 {
     // SAFETY: `hot` points into the current instance's counters, which
     // live as long as the instance; only this thread uses them.
     unsafe {
         let h = (*st.hot).wrapping_add(1);
         *st.hot = h;
-        if h & (HOTNESS_FLUSH - 1) == 0 {
-            flush_hotness(&*st.func);
-        }
+        h
     }
+}
+
+/// Charges a function entry.
+#[inline(always)]
+pub(crate) fn charge(st: &mut State) {
+    if bump(st) & (HOTNESS_FLUSH - 1) == 0 {
+        // SAFETY: `func` is the running function.
+        flush_hotness(unsafe { &*st.func });
+    }
+}
+
+/// Charges a loop back-edge to `pc`. The same count paces the checks:
+/// every [`CHECK_INTERVAL`] back-edges of a function, [`checkpoint`] (and
+/// the flush to the module-wide count) runs, so a loop carries a single
+/// counter update.
+#[inline(always)]
+pub(crate) fn back_edge(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Option<Exit> {
+    let h = bump(st);
+    if h & (CHECK_INTERVAL - 1) == 0 {
+        if h & (HOTNESS_FLUSH - 1) == 0 {
+            // SAFETY: `func` is the running function.
+            flush_hotness(unsafe { &*st.func });
+        }
+        return Some(checkpoint(pc, fp, st, mb, ml));
+    }
+    None
 }
 
 #[cold]

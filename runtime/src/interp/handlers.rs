@@ -12,7 +12,7 @@
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use super::code::Op;
-use super::exec::{call_funcref, charge, checkpoint, do_return, mem_regs, next, trap, Exit, State};
+use super::exec::{back_edge, call_funcref, do_return, mem_regs, next, trap, Exit, State};
 use crate::libcalls;
 use kiln_aot_format::TrapCode;
 
@@ -234,10 +234,8 @@ macro_rules! jump {
     ($back:expr, $to:expr, $fp:expr, $st:expr, $mb:expr, $ml:expr) => {{
         let to = $to;
         if $back {
-            charge($st);
-            $st.budget -= 1;
-            if $st.budget == 0 {
-                return checkpoint(to, $fp, $st, $mb, $ml);
+            if let Some(exit) = back_edge(to, $fp, $st, $mb, $ml) {
+                return exit;
             }
         }
         next!(to, $fp, $st, $mb, $ml)
