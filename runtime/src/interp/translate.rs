@@ -497,9 +497,17 @@ impl Translator<'_> {
         (0..arity).any(|i| self.placed_slot(len - arity + i) != Some(self.temps + frame.height + i as u32))
     }
 
-    /// Copies the values carried to frame `fi` into its canonical slots.
+    /// Copies the values a branch carries to frame `fi` into its canonical
+    /// slots.
     fn emit_branch_copies(&mut self, fi: usize) {
-        let (arity, height) = (self.ctrl[fi].branch_arity() as usize, self.ctrl[fi].height);
+        self.emit_copies_to(fi, self.ctrl[fi].branch_arity() as usize);
+    }
+
+    /// Copies the top `arity` values into frame `fi`'s canonical slots
+    /// (`temps + height + i`). Ascending order is safe: a source temp is
+    /// never below the destination of an earlier value.
+    fn emit_copies_to(&mut self, fi: usize, arity: usize) {
+        let height = self.ctrl[fi].height;
         let len = self.stack.len();
         for i in 0..arity {
             let src = self.slot_at(len - arity + i);
@@ -640,7 +648,8 @@ impl Translator<'_> {
         }
         let fell_through = !self.ctrl[fi].unreachable;
         if fell_through {
-            self.emit_branch_copies_for_end(fi);
+            // At `end` a loop's results (not its parameters) are carried.
+            self.emit_copies_to(fi, self.ctrl[fi].results as usize);
         }
         let frame = self.ctrl.pop().expect("frame exists");
         let mut reachable = fell_through || !frame.fixups.is_empty();
@@ -664,17 +673,6 @@ impl Translator<'_> {
         self.last = None;
     }
 
-    fn emit_branch_copies_for_end(&mut self, fi: usize) {
-        let (results, height) = (self.ctrl[fi].results as usize, self.ctrl[fi].height);
-        let len = self.stack.len();
-        for i in 0..results {
-            let src = self.slot_at(len - results + i);
-            let dst = self.temps + height + i as u32;
-            if src != dst {
-                self.emit(Instr::Copy { dst, src });
-            }
-        }
-    }
 
     fn op_br_if(&mut self, depth: u32) -> Result<(), ModuleError> {
         let branch = self.pop_condition();
