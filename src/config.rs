@@ -27,7 +27,7 @@ impl Strategy {
 
     /// Whether this build of kiln can execute with this strategy.
     pub fn is_available(self) -> bool {
-        matches!(self, Strategy::Interpreter)
+        matches!(self, Strategy::Interpreter | Strategy::Jit)
     }
 }
 
@@ -120,6 +120,8 @@ pub(crate) struct EngineInner {
     pub(crate) config: Config,
     pub(crate) registry: Arc<TypeRegistry>,
     pub(crate) epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// The compiler, for strategies that generate native code.
+    pub(crate) jit: Option<Arc<crate::jit::Jit>>,
 }
 
 /// A compilation and execution environment shared by modules and stores.
@@ -138,11 +140,16 @@ impl Engine {
         if !config.strategy.is_available() {
             return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
         }
+        let jit = match config.strategy {
+            Strategy::Jit => Some(Arc::new(crate::jit::Jit::new(config.memory)?)),
+            _ => None,
+        };
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 registry: Arc::new(TypeRegistry::default()),
                 epoch: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                jit,
             }),
         })
     }

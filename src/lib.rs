@@ -28,6 +28,7 @@ mod config;
 mod externals;
 mod func;
 mod instance;
+mod jit;
 mod linker;
 mod module;
 mod store;

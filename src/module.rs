@@ -70,6 +70,9 @@ impl Module {
         let bytes = bytes.as_ref();
         let binary = if bytes.starts_with(b"\0asm") { bytes.to_vec() } else { wat_to_binary(bytes)? };
         let rt = RuntimeModule::new(binary, engine.inner.config.features, engine.inner.registry.clone())?;
+        if let Some(jit) = &engine.inner.jit {
+            rt.set_native(jit.compile_module(&rt)?)?;
+        }
         Ok(Module { engine: engine.clone(), rt })
     }
 

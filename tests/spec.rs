@@ -4,10 +4,16 @@
 //! Arguments (everything else that `cargo test` forwards to a libtest
 //! binary, such as `--nocapture` or `--test-threads N`, is ignored):
 //!
-//! * `--tier NAME` (repeatable): `interp`, `jit`, `tiered` or `aot`. By
-//!   default every tier of `Strategy::ALL` whose `Engine::new` succeeds is
-//!   run (one that fails with `ErrorKind::Unsupported` is left out); a tier
-//!   named explicitly that is not available is an error.
+//! * `--tier NAME` (repeatable): `interp`, `jit`, `jit-explicit`, `tiered`
+//!   or `aot`. `jit-explicit` is the JIT with a memory reservation of 0
+//!   bytes (`Config::memory_reservation(0)`, the CLI's `kiln wast --tier jit
+//!   --memory-reservation 0`): memories move when they grow and every
+//!   access carries an explicit bounds check, instead of relying on the
+//!   4 GiB reservation's guard region. By default every tier of
+//!   `Strategy::ALL` whose `Engine::new` succeeds is run, with
+//!   `jit-explicit` after `jit` (one that fails with
+//!   `ErrorKind::Unsupported` is left out); a tier named explicitly that is
+//!   not available is an error.
 //! * `--file SUBSTR`: run only the files whose name contains `SUBSTR`.
 //! * `--list`: print nothing and exit 0 (libtest's test discovery).
 //!
@@ -63,11 +69,18 @@ fn parse_args() -> Result<Args, String> {
 /// A config for `tier`, or why the tier cannot run. `Ok(None)`: the engine
 /// reports the tier as unsupported.
 fn tier_config(tier: &str) -> Result<Option<Config>, String> {
-    let strategy: Strategy = tier
+    let (name, explicit) = match tier {
+        "jit-explicit" => ("jit", true),
+        t => (t, false),
+    };
+    let strategy: Strategy = name
         .parse()
         .map_err(|e| format!("unknown tier `{tier}`: {e}"))?;
     let mut config = Config::new();
     config.strategy(strategy);
+    if explicit {
+        config.memory_reservation(0);
+    }
     match Engine::new(&config) {
         Ok(_) => Ok(Some(config)),
         Err(e) if matches!(e.kind(), ErrorKind::Unsupported) => Ok(None),
@@ -144,8 +157,14 @@ fn main() -> ExitCode {
 
     let mut tiers: Vec<(String, Config)> = Vec::new();
     if args.tiers.is_empty() {
+        let mut names: Vec<String> = Vec::new();
         for strategy in Strategy::ALL {
-            let tier = strategy.to_string();
+            names.push(strategy.to_string());
+            if strategy == Strategy::Jit {
+                names.push("jit-explicit".to_string());
+            }
+        }
+        for tier in names {
             match tier_config(&tier) {
                 Ok(Some(config)) => tiers.push((tier, config)),
                 Ok(None) => {}

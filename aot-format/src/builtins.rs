@@ -47,9 +47,10 @@ macro_rules! foreach_builtin {
             /// Unwinds to the nearest host→wasm entry with the store's
             /// pending error (a host function or interpreted callee
             /// failed); called by wasm→array trampolines when the
-            /// array call returns `false`. Never returns once the runtime's
-            /// trap handling implements it.
-            10 raise(vmctx: vmctx) -> none;
+            /// array call returns `false`, with the trampoline's own frame
+            /// pointer `fp` (where the runtime starts the wasm backtrace).
+            /// Never returns.
+            10 raise(vmctx: vmctx, fp: ptr) -> none;
         }
     };
 }

@@ -9,6 +9,8 @@
 //! * [`types`]: value, function, table, memory and global types.
 //! * [`module`]: the module metadata ([`ModuleInfo`]) decoded from a wasm
 //!   binary with `wasmparser`, and its validation (Wasm 2.0 feature set).
+//! * [`libcall`]: the Cranelift library calls machine code may reference
+//!   by relocation.
 //! * [`builtins`]: the runtime helpers compiled code calls through the
 //!   VMContext's builtin table, with their indices and signatures.
 //! * [`vm`]: the `#[repr(C)]` structures native code and the interpreter
@@ -19,6 +21,7 @@
 
 pub mod builtins;
 pub mod index;
+pub mod libcall;
 pub mod module;
 pub mod trap;
 pub mod types;
@@ -29,6 +32,7 @@ pub use module::{
     ConstExpr, ConstOp, DataSegment, DataSegmentKind, ElemItems, ElemSegment, ElemSegmentKind,
     EntityIndex, Export, FunctionBody, Import, ModuleError, ModuleInfo, WasmFeatureSet,
 };
+pub use libcall::LibCall;
 pub use trap::TrapCode;
 pub use types::*;
 pub use vm::{VMOffsets, PtrSize};

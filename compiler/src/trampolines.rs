@@ -189,7 +189,7 @@ impl Compiler {
     /// (`callee_vmctx` is the funcref itself: see the self-referential
     /// convention on [`VMFuncRef`](kiln_aot_format::vm::VMFuncRef)), and on
     /// `true` loads and returns the results. On `false` it calls the
-    /// `raise` builtin of `caller_vmctx` (which unwinds to the host entry
+    /// `raise` builtin of `caller_vmctx` with its frame pointer (which unwinds to the host entry
     /// with the store's pending error) followed by a trap with
     /// [`TrapCode::InternalError`] that is reached only if `raise` returns.
     ///
@@ -248,15 +248,18 @@ impl Compiler {
 
         b.switch_to_block(failed);
         b.seal_block(failed);
-        // `raise(caller_vmctx)` through the caller's builtins table, with
-        // the target's default C calling convention (see builtins.rs).
+        // `raise(caller_vmctx, fp)` through the caller's builtins table,
+        // with the target's default C calling convention (see
+        // builtins.rs); `fp` is this trampoline's frame pointer, from which
+        // the runtime walks the wasm frames for the backtrace.
         let mut raise_sig = Signature::new(isa.default_call_conv());
-        raise_sig.params.push(AbiParam::new(ptr));
+        raise_sig.params.extend([AbiParam::new(ptr); 2]);
         let raise_sig = b.import_signature(raise_sig);
+        let fp = b.ins().get_frame_pointer(ptr);
         let ro = MemFlagsData::trusted().with_readonly();
         let table = b.ins().load(ptr, ro, caller_vmctx, header.builtins as i32);
         let raise = b.ins().load(ptr, ro, table, builtin_offset(ptr_size, BuiltinIndex::raise));
-        b.ins().call_indirect(raise_sig, raise, &[caller_vmctx]);
+        b.ins().call_indirect(raise_sig, raise, &[caller_vmctx, fp]);
         b.ins().trap(trap_code_to_cranelift(TrapCode::InternalError));
         b.finalize(isa.frontend_config());
         self.compile_ir(func)

@@ -142,7 +142,7 @@ mod exec {
 
     /// Test `raise`: exits the (child) process with a recognisable status,
     /// standing in for the runtime's unwinding.
-    unsafe extern "C" fn test_raise(_vmctx: *mut VMContext) {
+    unsafe extern "C" fn test_raise(_vmctx: *mut VMContext, _fp: usize) {
         std::process::exit(42);
     }
 

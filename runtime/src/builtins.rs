@@ -146,18 +146,25 @@ pub mod impls {
     }
 
     /// `raise`: unwinds to the nearest host→wasm entry with the store's
-    /// pending error (called by wasm→array trampolines when an array call
-    /// fails).
-    ///
-    /// **Placeholder:** unwinding is implemented with the trap handlers
-    /// (JIT integration replaces this function). Until then it records
-    /// nothing and returns; the trampoline then executes its guard trap
-    /// (`TrapCode::InternalError`), while the store's pending error stays
-    /// set for the host entry to report.
+    /// pending error (called by wasm→array trampolines, with their frame
+    /// pointer `fp`, when an array call fails). Never returns.
     ///
     /// # Safety
-    /// See the module docs.
-    pub unsafe extern "C" fn raise(_vmctx: *mut VMContext) {}
+    /// See the module docs; only called from generated code running
+    /// inside a host→native entry (`native_array_call`).
+    pub unsafe extern "C" fn raise(_vmctx: *mut VMContext, fp: usize) {
+        #[cfg(unix)]
+        // SAFETY: called by a trampoline inside `catch_traps`: the frames
+        // above are native code and trampolines owning nothing.
+        unsafe {
+            crate::traphandlers::unwind_to_entry(fp)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = fp;
+            std::process::abort()
+        }
+    }
 }
 
 macro_rules! builtins_table {

@@ -322,12 +322,23 @@ impl StoreOpaque {
             for (i, f) in imports.funcs.iter().enumerate() {
                 *func_ptrs.add(i) = *f;
             }
+            #[cfg(unix)]
+            let native = module.native();
             for d in 0..info.num_defined_funcs() {
                 let fi = info.func_index(DefinedFuncIndex(d));
                 let fref = at(off.func_ref(d)) as *mut VMFuncRef;
+                // Native code when the module has it (entered through
+                // `native_array_call`), else the interpreter.
+                #[cfg(unix)]
+                let (array_call, wasm_call): (kiln_aot_format::vm::VMArrayCallFn, *const u8) = match native {
+                    Some(n) => (crate::native::native_array_call, n.wasm_call(d as usize)),
+                    None => (interp_array_call, core::ptr::null()),
+                };
+                #[cfg(not(unix))]
+                let (array_call, wasm_call) = (interp_array_call, core::ptr::null());
                 fref.write(VMFuncRef {
-                    array_call: interp_array_call,
-                    wasm_call: core::ptr::null(),
+                    array_call,
+                    wasm_call,
                     type_index: module.type_ids[info.functions[fi.index()].index()],
                     func_index: fi.0,
                     vmctx,

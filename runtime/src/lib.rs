@@ -14,6 +14,8 @@
 //!   type registry.
 //! * [`code_memory`]: executable memory for native code and the code
 //!   registry (PC → trap code / function).
+//! * [`native`]: loading a module's native code and the host→native entry
+//!   (stack limit, traps, backtraces).
 //! * [`traphandlers`]: signal handlers turning faults in native wasm into
 //!   traps ([`traphandlers::catch_traps`]).
 //! * [`error`]: the public `Error` and `Trap` types.
@@ -35,6 +37,8 @@ pub mod interp;
 pub mod libcalls;
 pub mod memory;
 pub mod module;
+#[cfg(unix)]
+pub mod native;
 pub mod store;
 pub mod table;
 #[cfg(unix)]

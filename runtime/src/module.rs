@@ -5,6 +5,8 @@
 use crate::error::{Error, Result};
 use crate::interp::code::InterpFunc;
 use crate::interp::translate;
+#[cfg(unix)]
+use crate::native::NativeCode;
 use kiln_aot_format::{
     DefinedFuncIndex, ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType,
 };
@@ -60,6 +62,9 @@ pub struct RuntimeModule {
     /// The engine's registry the ids come from.
     pub registry: Arc<TypeRegistry>,
     interp: Box<[OnceLock<std::result::Result<InterpFunc, ModuleError>>]>,
+    /// Native code of every defined function, once compiled (strategy
+    /// `jit`); instances created after it is set enter native code.
+    native: OnceLock<NativeCode>,
 }
 
 impl RuntimeModule {
@@ -72,7 +77,7 @@ impl RuntimeModule {
         let offsets = VMOffsets::new(PtrSize::HOST, &info);
         let type_ids = info.types.iter().map(|t| registry.intern(t)).collect();
         let interp = (0..info.num_defined_funcs()).map(|_| OnceLock::new()).collect();
-        Ok(Arc::new(RuntimeModule { info, wasm: wasm.into_boxed_slice(), offsets, type_ids, registry, interp }))
+        Ok(Arc::new(RuntimeModule { info, wasm: wasm.into_boxed_slice(), offsets, type_ids, registry, interp, native: OnceLock::new() }))
     }
 
     /// The interpreter code of defined function `def`, translating it on
@@ -84,6 +89,24 @@ impl RuntimeModule {
     pub fn interp_func(&self, def: DefinedFuncIndex) -> std::result::Result<&InterpFunc, &ModuleError> {
         let cell = &self.interp[def.index()];
         cell.get_or_init(|| translate::translate(&self.info, &self.wasm, def)).as_ref()
+    }
+
+    /// The module's native code, if it was compiled.
+    #[inline]
+    pub fn native(&self) -> Option<&NativeCode> {
+        self.native.get()
+    }
+
+    /// Installs the module's native code (one entry per defined function).
+    ///
+    /// # Errors
+    /// If native code was already installed or has the wrong number of
+    /// functions.
+    pub fn set_native(&self, code: NativeCode) -> Result<()> {
+        if code.num_defined() != self.info.num_defined_funcs() as usize {
+            return Err(Error::msg("native code does not match the module's functions"));
+        }
+        self.native.set(code).map_err(|_| Error::msg("the module already has native code"))
     }
 
     /// Translates every function now (tests and benchmarks use it to

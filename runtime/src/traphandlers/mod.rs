@@ -81,6 +81,14 @@ pub struct TrapInfo {
     /// The frame pointer at the fault (start of a backtrace walk), or 0 on
     /// architectures where it is not read.
     pub fp: usize,
+    /// The stack pointer at the fault (0 where not read): every address
+    /// from here up to the entry's stack pointer is mapped stack, which
+    /// bounds a frame-pointer walk.
+    pub sp: usize,
+    /// `true` when [`unwind_to_entry`] (the `raise` builtin) requested the
+    /// unwind: the failure is the store's pending error, `code` is
+    /// meaningless and `pc` is 0.
+    pub raised: bool,
 }
 
 /// Size of each thread's alternate signal stack.
@@ -164,31 +172,31 @@ pub fn trap_decision(pc: usize) -> Option<TrapCode> {
 /// # Safety
 /// `ctx` must be the third argument of an `SA_SIGINFO` handler.
 #[allow(unused_variables)]
-unsafe fn pc_fp(ctx: *mut c_void) -> (usize, usize) {
+unsafe fn pc_fp(ctx: *mut c_void) -> (usize, usize, usize) {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     {
         // SAFETY: on x86_64-linux the kernel passes a `ucontext_t`.
         let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
         let g = &uc.uc_mcontext.gregs;
-        (g[libc::REG_RIP as usize] as usize, g[libc::REG_RBP as usize] as usize)
+        (g[libc::REG_RIP as usize] as usize, g[libc::REG_RBP as usize] as usize, g[libc::REG_RSP as usize] as usize)
     }
     #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
     {
         // SAFETY: on aarch64-linux the kernel passes a `ucontext_t`.
         let uc = unsafe { &*(ctx as *const libc::ucontext_t) };
-        (uc.uc_mcontext.pc as usize, uc.uc_mcontext.regs[29] as usize)
+        (uc.uc_mcontext.pc as usize, uc.uc_mcontext.regs[29] as usize, uc.uc_mcontext.sp as usize)
     }
     #[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
     {
         // Unsupported: no PC, so no fault is ever taken for a trap.
-        (0, 0)
+        (0, 0, 0)
     }
 }
 
 /// The signal handler for SIGSEGV, SIGBUS, SIGILL and SIGFPE.
 extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
     // SAFETY: installed with `SA_SIGINFO`, so `ctx` is the ucontext.
-    let (pc, fp) = unsafe { pc_fp(ctx) };
+    let (pc, fp, sp) = unsafe { pc_fp(ctx) };
     // Only faults the kernel raised for the current instruction
     // (`si_code > 0`); a signal sent with kill/tgkill/sigqueue (`si_code <=
     // 0`) whose PC happens to be a trap site is not a trap.
@@ -205,7 +213,7 @@ extern "C" fn handler(signum: c_int, info: *mut libc::siginfo_t, ctx: *mut c_voi
         // empty sa_mask), and the kernel leaves the alternate stack as soon
         // as the stack pointer is outside it.
         unsafe {
-            (*act).trap.set(Some(TrapInfo { code, pc, fp }));
+            (*act).trap.set(Some(TrapInfo { code, pc, fp, sp, raised: false }));
             kiln_longjmp((*act).jmpbuf.get())
         }
     }
@@ -389,7 +397,40 @@ pub unsafe fn catch_traps<F: FnOnce()>(f: F) -> Result<(), TrapInfo> {
     if returned != 0 {
         Ok(())
     } else {
-        Err(act.trap.get().unwrap_or(TrapInfo { code: TrapCode::InternalError, pc: 0, fp: 0 }))
+        Err(act.trap.get().unwrap_or(TrapInfo { code: TrapCode::InternalError, pc: 0, fp: 0, sp: 0, raised: false }))
+    }
+}
+
+/// Leaves native wasm code for the innermost [`catch_traps`] of this
+/// thread, which returns `Err(TrapInfo { raised: true, fp, sp, .. })`: the
+/// implementation of the `raise` builtin, called by a wasm→array
+/// trampoline (with its frame pointer `fp`) after a host function or
+/// interpreted callee failed and left its error in the store.
+///
+/// Aborts the process if the thread is not inside `catch_traps` (only
+/// runtime bugs get there: generated code runs only inside it).
+///
+/// # Safety
+/// The frames between the innermost `catch_traps` and the caller are the
+/// ones its contract allows (native wasm code, trampolines, `extern "C"`
+/// functions owning nothing), so the jump skips no destructor; the caller
+/// itself owns nothing with a destructor.
+pub unsafe fn unwind_to_entry(fp: usize) -> ! {
+    let sp = {
+        let marker = 0u8;
+        core::hint::black_box(&marker) as *const u8 as usize
+    };
+    let act = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: a non-null `CURRENT` is this thread's live innermost
+    // activation (see `trap_decision`).
+    if act.is_null() || unsafe { (*act).jmpbuf.get() }.is_null() {
+        eprintln!("kiln: internal error: `raise` called outside a host→wasm entry");
+        std::process::abort();
+    }
+    // SAFETY: as above; the jump skips only frames the caller vouches for.
+    unsafe {
+        (*act).trap.set(Some(TrapInfo { code: TrapCode::InternalError, pc: 0, fp, sp, raised: true }));
+        kiln_longjmp((*act).jmpbuf.get())
     }
 }
 

@@ -1,0 +1,416 @@
+//! Native code of a module and the host→native entry.
+//!
+//! The runtime does not depend on Cranelift: a compiler (the JIT in the
+//! `kiln` crate, later a mapped `.aot` file) hands over plain machine code
+//! with trap tables and relocations ([`NativeFunction`]), and
+//! [`NativeCode::load`] lays it out in [`CodeMemory`] (W^X), resolves the
+//! library-call relocations, publishes it and registers it in the code
+//! registry that the signal handler and backtraces consult.
+//!
+//! # Entering native code
+//! Every funcref of a function with native code has
+//! [`native_array_call`] as its `array_call` entry (the host, the
+//! interpreter and wasm→array trampolines all enter through it) and the
+//! compiled function as its `wasm_call` entry (native callers call it
+//! directly). [`native_array_call`]:
+//!
+//! 1. sets the store's `VMStoreContext::stack_limit` on the outermost entry
+//!    (`max_wasm_stack` bytes below the entry, never closer than
+//!    [`HOST_STACK_RESERVE`] to the end of the thread's stack), which every
+//!    compiled prologue checks — native stack overflow becomes the
+//!    "call stack exhausted" trap, also when native and host frames
+//!    alternate, because nested entries keep the outermost limit;
+//! 2. calls the Cranelift array→wasm trampoline of the callee's signature
+//!    inside [`catch_traps`], so a fault at a registered trap site comes
+//!    back as a [`TrapInfo`], and the `raise` builtin (a failed host call)
+//!    unwinds to it as well;
+//! 3. turns what came back into the store's pending error: a [`Trap`] with a
+//!    wasm backtrace walked along the frame pointers Cranelift preserves
+//!    (`preserve_frame_pointers`), or — after `raise` — the callee's error,
+//!    whose backtrace (if it is a trap) is extended with the native frames.
+//!
+//! Frames jumped over by a trap are only native wasm frames, trampolines
+//! and `extern "C"` functions owning nothing (see `catch_traps`'s
+//! contract): host functions catch their own panics and report errors by
+//! returning `false`, and re-entries into wasm nest their own `catch_traps`.
+
+use crate::code_memory::{self, CodeMemory, CodeRegistration, RelocKind};
+use crate::error::{Error, FrameInfo, Result, Trap};
+use crate::instance::Instance;
+use crate::store::StoreOpaque;
+use crate::traphandlers::{catch_traps, TrapInfo};
+use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
+use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
+use std::cell::Cell;
+use std::sync::Arc;
+
+/// `func_index` of code that is not a wasm function (trampolines) in the
+/// code registry.
+pub const TRAMPOLINE_INDEX: u32 = u32::MAX;
+
+/// Bytes of thread stack kept free below `VMStoreContext::stack_limit` for
+/// host functions called from wasm running near the limit.
+pub const HOST_STACK_RESERVE: usize = 128 * 1024;
+
+/// A relocation in a [`NativeFunction`]: a reference to a library call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct NativeReloc {
+    /// Byte offset in the function's code.
+    pub offset: u32,
+    /// How to patch.
+    pub kind: RelocKind,
+    /// The library call referred to.
+    pub target: LibCall,
+    /// Added to the target address.
+    pub addend: i64,
+}
+
+/// One function's machine code as a compiler produced it.
+#[derive(Clone, Copy, Debug)]
+pub struct NativeFunction<'a> {
+    /// Machine code, entry at offset 0.
+    pub code: &'a [u8],
+    /// Required alignment in bytes (a power of two).
+    pub alignment: u32,
+    /// Trap sites: (offset from the function start, trap code).
+    pub traps: &'a [(u32, TrapCode)],
+    /// Relocations to resolve before the code is published.
+    pub relocs: &'a [NativeReloc],
+    /// The wasm function index (module function space), or
+    /// [`TRAMPOLINE_INDEX`].
+    pub func_index: u32,
+}
+
+/// Published, registered native code of one module (or of a batch of
+/// trampolines): see the module documentation.
+pub struct NativeCode {
+    code: Arc<CodeMemory>,
+    registration: CodeRegistration,
+    /// Entry (`wasm_call`) of each defined function.
+    wasm_call: Box<[usize]>,
+    /// Array→wasm trampoline (array-call ABI) of each defined function's
+    /// signature.
+    array_call: Box<[usize]>,
+}
+
+impl std::fmt::Debug for NativeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeCode").field("code", &self.code).field("defined", &self.wasm_call.len()).finish()
+    }
+}
+
+impl NativeCode {
+    /// Maps `functions` (W^X: written, relocated, then made read+execute),
+    /// and registers their trap tables. `defined[d] = (f, t)` names, for
+    /// defined function `d` of the module, its code `functions[f]` and the
+    /// array→wasm trampoline `functions[t]` of its signature (empty for a
+    /// batch of trampolines only).
+    ///
+    /// # Errors
+    /// A mapping failure, or indices/relocations that do not fit the code.
+    pub fn load(functions: &[NativeFunction<'_>], defined: &[(u32, u32)]) -> Result<NativeCode> {
+        let layout: Vec<(&[u8], u32)> = functions.iter().map(|f| (f.code, f.alignment)).collect();
+        let mut mem = CodeMemory::new(&layout).map_err(|e| Error::msg(format!("mapping native code: {e}")))?;
+        for (i, f) in functions.iter().enumerate() {
+            for r in f.relocs {
+                mem.apply(i, r.offset, r.kind, libcall_address(r.target), r.addend)
+                    .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
+            }
+        }
+        mem.publish().map_err(|e| Error::msg(format!("publishing native code: {e}")))?;
+        let code = Arc::new(mem);
+        let traps = functions.iter().map(|f| f.traps.to_vec()).collect();
+        let indices = functions.iter().map(|f| f.func_index).collect();
+        let registration =
+            code_memory::register(code.clone(), traps, indices).map_err(|e| Error::msg(format!("registering native code: {e}")))?;
+        let n = functions.len() as u32;
+        if defined.iter().any(|&(f, t)| f >= n || t >= n) {
+            return Err(Error::msg("native code: entry index out of range"));
+        }
+        let wasm_call = defined.iter().map(|&(f, _)| code.func_ptr(f as usize) as usize).collect();
+        let array_call = defined.iter().map(|&(_, t)| code.func_ptr(t as usize) as usize).collect();
+        Ok(NativeCode { code, registration, wasm_call, array_call })
+    }
+
+    /// The id under which the code is registered (what
+    /// [`code_memory::lookup_func`] reports).
+    pub fn registration_id(&self) -> u64 {
+        self.registration.id()
+    }
+
+    /// Entry address of `functions[i]` as given to [`NativeCode::load`].
+    pub fn func_ptr(&self, i: usize) -> *const u8 {
+        self.code.func_ptr(i)
+    }
+
+    /// Number of defined functions with entries.
+    pub fn num_defined(&self) -> usize {
+        self.wasm_call.len()
+    }
+
+    /// The `wasm_call` entry of defined function `def`.
+    pub fn wasm_call(&self, def: usize) -> *const u8 {
+        self.wasm_call[def] as *const u8
+    }
+
+    /// The array→wasm trampoline for defined function `def`.
+    #[inline]
+    pub fn array_trampoline(&self, def: usize) -> VMArrayCallFn {
+        // SAFETY: `array_call[def]` is the entry of published code compiled
+        // with the array-call ABI (`NativeCode::load`'s contract).
+        unsafe { core::mem::transmute::<usize, VMArrayCallFn>(self.array_call[def]) }
+    }
+}
+
+/// Provides wasm→array trampolines (the `wasm_call` entry of host
+/// functions) per signature; implemented by the engine that compiles code.
+pub trait HostTrampolines: Send + Sync {
+    /// The wasm→array trampoline for functions of type `ty` (canonical id
+    /// `id`), compiled once per engine and kept alive as long as it.
+    ///
+    /// # Errors
+    /// A type the compiler does not support, or a code generation failure.
+    fn wasm_to_array(&self, id: VMSharedTypeIndex, ty: &WasmFuncType) -> Result<*const u8>;
+}
+
+/// The address of the runtime's implementation of `lc`.
+pub fn libcall_address(lc: LibCall) -> usize {
+    extern "C" fn floor_f32(x: f32) -> f32 {
+        x.floor()
+    }
+    extern "C" fn floor_f64(x: f64) -> f64 {
+        x.floor()
+    }
+    extern "C" fn ceil_f32(x: f32) -> f32 {
+        x.ceil()
+    }
+    extern "C" fn ceil_f64(x: f64) -> f64 {
+        x.ceil()
+    }
+    extern "C" fn trunc_f32(x: f32) -> f32 {
+        x.trunc()
+    }
+    extern "C" fn trunc_f64(x: f64) -> f64 {
+        x.trunc()
+    }
+    extern "C" fn nearest_f32(x: f32) -> f32 {
+        x.round_ties_even()
+    }
+    extern "C" fn nearest_f64(x: f64) -> f64 {
+        x.round_ties_even()
+    }
+    extern "C" fn fma_f32(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+    extern "C" fn fma_f64(a: f64, b: f64, c: f64) -> f64 {
+        a.mul_add(b, c)
+    }
+    match lc {
+        LibCall::FloorF32 => floor_f32 as *const () as usize,
+        LibCall::FloorF64 => floor_f64 as *const () as usize,
+        LibCall::CeilF32 => ceil_f32 as *const () as usize,
+        LibCall::CeilF64 => ceil_f64 as *const () as usize,
+        LibCall::TruncF32 => trunc_f32 as *const () as usize,
+        LibCall::TruncF64 => trunc_f64 as *const () as usize,
+        LibCall::NearestF32 => nearest_f32 as *const () as usize,
+        LibCall::NearestF64 => nearest_f64 as *const () as usize,
+        LibCall::FmaF32 => fma_f32 as *const () as usize,
+        LibCall::FmaF64 => fma_f64 as *const () as usize,
+    }
+}
+
+#[inline(always)]
+fn approx_sp() -> usize {
+    let marker = 0u8;
+    core::hint::black_box(&marker) as *const u8 as usize
+}
+
+thread_local! {
+    /// Lowest usable address of this thread's stack (0 = not known yet,
+    /// 1 = unknown), from `pthread_getattr_np`.
+    static STACK_LOW: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The lowest address of the current thread's stack, if the platform says.
+fn thread_stack_low() -> Option<usize> {
+    let cached = STACK_LOW.with(Cell::get);
+    if cached > 1 {
+        return Some(cached);
+    }
+    if cached == 1 {
+        return None;
+    }
+    let low = query_stack_low();
+    STACK_LOW.with(|c| c.set(low.unwrap_or(1)));
+    low
+}
+
+#[cfg(target_os = "linux")]
+fn query_stack_low() -> Option<usize> {
+    // SAFETY: `attr` is initialised by `pthread_getattr_np` before use and
+    // destroyed once; the out-pointers point to locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        // The lowest page is the guard (or below the mapping for the main
+        // thread, whose reported size is the rlimit).
+        (rc == 0 && !addr.is_null()).then(|| addr as usize + rustix::param::page_size())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn query_stack_low() -> Option<usize> {
+    None
+}
+
+/// The `array_call` entry of every function with native code (see the
+/// module documentation).
+///
+/// # Safety
+/// `callee` is a live funcref of a defined function of a live instance
+/// whose module has native code; `args` holds `args_len >= max(params,
+/// results)` slots; the store is not borrowed elsewhere.
+pub unsafe extern "C" fn native_array_call(
+    callee: *const VMFuncRef,
+    caller_vmctx: *mut VMContext,
+    args: *mut ValRaw,
+    args_len: usize,
+) -> bool {
+    // SAFETY: per the contract, the funcref's vmctx is a live instance's
+    // and its store is live and not otherwise borrowed.
+    unsafe {
+        let inst = Instance::from_vmctx((*callee).vmctx);
+        let store = (*inst).store();
+        let module = (*inst).module();
+        let Some(native) = module.native() else {
+            (*store).pending_error = Some(Error::msg("internal error: native entry of a module without native code"));
+            return false;
+        };
+        let def = ((*callee).func_index - module.info.num_imported_funcs) as usize;
+        let trampoline = native.array_trampoline(def);
+
+        let vmstore = &raw mut *(*store).vm_store_context;
+        let sp = approx_sp();
+        let outermost = (*vmstore).stack_limit == 0;
+        if outermost {
+            let mut limit = sp.saturating_sub((*store).config.max_wasm_stack);
+            if let Some(low) = thread_stack_low() {
+                limit = limit.max(low.saturating_add(HOST_STACK_RESERVE));
+            }
+            (*vmstore).stack_limit = limit.max(1);
+        } else if sp < (*vmstore).stack_limit {
+            (*store).pending_error = Some(Error::trap(Trap::new(TrapCode::StackOverflow)));
+            return false;
+        }
+
+        let mut ok = false;
+        let ok_ptr: *mut bool = &mut ok;
+        // SAFETY (closure): only raw pointers and a fn pointer are
+        // captured; the trampoline is published, registered code with the
+        // array-call ABI, called with the caller's arguments.
+        let caught = catch_traps(move || *ok_ptr = trampoline(callee, caller_vmctx, args, args_len));
+        if outermost {
+            (*vmstore).stack_limit = 0;
+        }
+        match caught {
+            Ok(()) => ok,
+            Err(info) => {
+                report(store, &info, sp);
+                false
+            }
+        }
+    }
+}
+
+/// Records what [`catch_traps`] caught as the store's pending error.
+///
+/// # Safety
+/// `store` is live and not borrowed; `entry_sp` is the stack pointer of the
+/// entry whose `catch_traps` returned `info` (the walked frames lie between
+/// `info.sp` and it and are still mapped: they are below the live entry
+/// frame).
+unsafe fn report(store: *mut StoreOpaque, info: &TrapInfo, entry_sp: usize) {
+    let mut frames = Vec::new();
+    if !info.raised
+        && let Some((reg, func_index, _)) = code_memory::lookup_func(info.pc)
+        && func_index != TRAMPOLINE_INDEX
+    {
+        frames.push((reg, func_index));
+    }
+    // SAFETY: forwarded contract.
+    unsafe { walk_frames(info.fp, info.sp, entry_sp, &mut frames) };
+    // SAFETY: as above.
+    let store = unsafe { &mut *store };
+    let names: Vec<FrameInfo> = frames.iter().map(|&(reg, f)| frame_info(store, reg, f)).collect();
+    if info.raised {
+        let mut err = store.pending_error.take().unwrap_or_else(|| Error::msg("a call failed without reporting an error"));
+        if let Some(trap) = err.as_trap_mut() {
+            for f in names {
+                trap.push_frame(f);
+            }
+        }
+        store.pending_error = Some(err);
+    } else {
+        let mut trap = Trap::new(info.code);
+        for f in names {
+            trap.push_frame(f);
+        }
+        store.pending_error = Some(Error::trap(trap));
+    }
+}
+
+/// Walks the frame-pointer chain from `fp`, appending (registration id,
+/// wasm function index) for every return address inside registered wasm
+/// code, and stops at the first one that is not (the entry trampoline).
+///
+/// Frame records are `[fp] = caller's fp, [fp + word] = return address` on
+/// x86-64 and aarch64. A record is read only if it lies within
+/// `[low, high)` — stack between the fault and the entry, which is mapped —
+/// and the chain must strictly ascend, so a corrupt chain ends the walk
+/// instead of faulting.
+///
+/// # Safety
+/// `[low, high)` is mapped, readable stack of the current thread.
+unsafe fn walk_frames(mut fp: usize, low: usize, high: usize, out: &mut Vec<(u64, u32)>) {
+    const WORD: usize = core::mem::size_of::<usize>();
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) || low == 0 {
+        return;
+    }
+    while fp >= low && fp.checked_add(2 * WORD).is_some_and(|end| end <= high) && fp % WORD == 0 && out.len() < 100_000 {
+        // SAFETY: `fp .. fp + 2 words` is inside `[low, high)`.
+        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + WORD) as *const usize)) };
+        // The return address follows the call; `ret - 1` is inside it.
+        match code_memory::lookup_func(ret.wrapping_sub(1)) {
+            Some((reg, f, _)) if f != TRAMPOLINE_INDEX => out.push((reg, f)),
+            _ => return,
+        }
+        if next <= fp {
+            return;
+        }
+        fp = next;
+    }
+}
+
+/// Names frame `func_index` of the module registered as `reg`, looked up
+/// among the store's instances.
+fn frame_info(store: &StoreOpaque, reg: u64, func_index: u32) -> FrameInfo {
+    let module = store
+        .instances
+        .iter()
+        .map(|i| i.module())
+        .find(|m| m.native().is_some_and(|n| n.registration_id() == reg));
+    match module {
+        Some(m) => FrameInfo {
+            func_index,
+            func_name: m.info.func_names.get(&func_index.into()).cloned(),
+            module_name: m.info.name.clone(),
+        },
+        None => FrameInfo { func_index, func_name: None, module_name: None },
+    }
+}
