@@ -10,7 +10,7 @@ use crate::{Error, Result};
 use kiln_aot_format::{DefinedFuncIndex, LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
 use kiln_compiler::{BoundsChecks, CompiledFunction, Compiler, CompilerOptions, OptLevel, Reloc, RelocTarget};
 use kiln_runtime::code_memory::RelocKind;
-use kiln_runtime::native::{HostTrampolines, NativeCode, NativeFunction, NativeReloc, TRAMPOLINE_INDEX};
+use kiln_runtime::native::{HostTrampolines, NativeCode, NativeFunction, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX};
 use kiln_runtime::{MemoryConfig, RuntimeModule};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,6 +39,8 @@ pub(crate) fn compiler_options(memory: MemoryConfig) -> CompilerOptions {
         opt_level: OptLevel::Speed,
         bounds: BoundsChecks::Guard { reservation: memory.reservation, guard: memory.guard },
         verifier: false,
+        // The whole module is compiled and loaded at once.
+        direct_calls: true,
     }
 }
 
@@ -163,10 +165,16 @@ fn native_parts(f: &CompiledFunction) -> Result<(Vec<(u32, TrapCode)>, Vec<Nativ
             Reloc::Abs8 => RelocKind::Abs8,
             Reloc::X86PCRel4 => RelocKind::X86PCRel4,
             Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => RelocKind::X86CallPCRel4,
+            Reloc::Arm64Call => RelocKind::Arm64Call,
             other => return Err(Error::unsupported(format!("JIT: relocation kind {other:?}"))),
         };
-        let RelocTarget::LibCall(name) = &r.target;
-        let target = LibCall::from_name(name).ok_or_else(|| Error::unsupported(format!("JIT: library call {name}")))?;
+        let target = match &r.target {
+            RelocTarget::LibCall(name) => NativeRelocTarget::LibCall(
+                LibCall::from_name(name).ok_or_else(|| Error::unsupported(format!("JIT: library call {name}")))?,
+            ),
+            // Defined functions come first in the module's batch, in order.
+            RelocTarget::Function(def) => NativeRelocTarget::Function(def.0),
+        };
         relocs.push(NativeReloc { offset: r.offset, kind, target, addend: r.addend });
     }
     Ok((traps, relocs))

@@ -101,11 +101,21 @@ pub struct CompilerOptions {
     pub bounds: BoundsChecks,
     /// Run Cranelift's IR verifier on every function (slow; for tests).
     pub verifier: bool,
+    /// Compile `call f` of a *defined* function `f` as a direct, PC-relative
+    /// call to `f`'s code (a [`RelocTarget::Function`] relocation the
+    /// loader resolves inside the module's code) with the caller's own
+    /// vmctx, instead of loading `f`'s funcref. Right when every function
+    /// of the module is compiled and loaded together (JIT, AOT); wrong for
+    /// tier-up, where a callee's entry changes at run time. Calls to
+    /// imported functions and `call_indirect` always use funcrefs.
+    pub direct_calls: bool,
 }
 
 impl Default for CompilerOptions {
+    /// Speed, guard-region bounds checks for the default 4 GiB + 32 MiB
+    /// layout, no verifier, every call through funcrefs.
     fn default() -> Self {
-        CompilerOptions { opt_level: OptLevel::Speed, bounds: BoundsChecks::default(), verifier: false }
+        CompilerOptions { opt_level: OptLevel::Speed, bounds: BoundsChecks::default(), verifier: false, direct_calls: false }
     }
 }
 
@@ -141,6 +151,9 @@ pub enum RelocTarget {
     /// A Cranelift libcall (e.g. `FloorF32` without SSE4.1), by the name
     /// Cranelift prints for it (`"FloorF32"`, `"CeilF64"`, …).
     LibCall(String),
+    /// The code of another defined function of the same module (direct
+    /// calls, see [`CompilerOptions::direct_calls`]).
+    Function(DefinedFuncIndex),
 }
 
 /// A relocation the loader must apply to [`CompiledFunction::code`].
@@ -282,6 +295,10 @@ impl Compiler {
 
     /// Compiles a function already translated to Cranelift IR.
     fn compile_ir(&self, func: ir::Function) -> Result<CompiledFunction, CompileError> {
+        // Direct-call targets: user external names in namespace
+        // `DIRECT_CALL_NAMESPACE` whose index is the callee's defined index.
+        let user_names: Vec<(ir::UserExternalNameRef, ir::UserExternalName)> =
+            func.params.user_named_funcs().iter().map(|(r, n)| (r, n.clone())).collect();
         let mut ctx = Context::for_function(func);
         let compiled = ctx
             .compile(&*self.isa, &mut Default::default())
@@ -298,6 +315,12 @@ impl Compiler {
         for r in buffer.relocs() {
             let target = match &r.target {
                 FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(lc)) => RelocTarget::LibCall(format!("{lc:?}")),
+                FinalizedRelocTarget::ExternalName(ir::ExternalName::User(r)) => {
+                    match user_names.iter().find(|(k, _)| k == r) {
+                        Some((_, n)) if n.namespace == DIRECT_CALL_NAMESPACE => RelocTarget::Function(DefinedFuncIndex(n.index)),
+                        _ => return Err(CompileError::Codegen(format!("unexpected relocation target {r:?}"))),
+                    }
+                }
                 other => return Err(CompileError::Codegen(format!("unexpected relocation target {other:?}"))),
             };
             relocs.push(Relocation { offset: r.offset, kind: r.kind, target, addend: r.addend });
@@ -329,6 +352,10 @@ pub fn trap_code_from_cranelift(code: ir::TrapCode) -> Option<TrapCode> {
         other => return TrapCode::from_u8(other.as_raw().get()),
     })
 }
+
+/// Namespace of the `UserExternalName`s naming direct-call targets (index
+/// = defined function index); 2 and 3 name the trampolines.
+pub(crate) const DIRECT_CALL_NAMESPACE: u32 = 0;
 
 /// The calling convention of every wasm function.
 pub const WASM_CALL_CONV: CallConv = CallConv::Tail;

@@ -64,7 +64,7 @@ fn compile_all(compiler: &Compiler, modules: &[(String, Vec<u8>)]) -> Counts {
 }
 
 fn options(bounds: BoundsChecks) -> CompilerOptions {
-    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true }
+    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, direct_calls: true }
 }
 
 const GUARD: BoundsChecks = BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 };

@@ -73,6 +73,9 @@ pub enum RelocKind {
     X86PCRel4,
     /// x86 PC-relative 32-bit call (`X86CallPCRel4`): `target + addend - site`.
     X86CallPCRel4,
+    /// AArch64 `bl`/`b` (`Arm64Call`): the low 26 bits of the instruction
+    /// word get `(target + addend - site) / 4` (±128 MiB).
+    Arm64Call,
 }
 
 /// A page-aligned mapping holding the machine code of some functions.
@@ -159,7 +162,7 @@ impl CodeMemory {
         let range = self.funcs.get(func).ok_or_else(|| format!("no function {func} in this code memory"))?.clone();
         let size = match kind {
             RelocKind::Abs8 => 8,
-            RelocKind::X86PCRel4 | RelocKind::X86CallPCRel4 => 4,
+            RelocKind::X86PCRel4 | RelocKind::X86CallPCRel4 | RelocKind::Arm64Call => 4,
         };
         let at = range.start.checked_add(offset as usize).filter(|at| at + size <= range.end);
         let at = at.ok_or_else(|| format!("relocation at {offset} outside function {func}"))?;
@@ -178,6 +181,18 @@ impl CodeMemory {
                     .map_err(|_| format!("PC-relative relocation target {target:#x} out of ±2 GiB range"))?;
                 // SAFETY: `site` is 4 writable bytes in our RW mapping.
                 unsafe { site.cast::<i32>().write_unaligned(delta) };
+            }
+            RelocKind::Arm64Call => {
+                let delta = value.wrapping_sub(site as i64);
+                if delta % 4 != 0 || !(-(1i64 << 27)..(1i64 << 27)).contains(&delta) {
+                    return Err(format!("branch relocation target {target:#x} out of ±128 MiB range"));
+                }
+                let imm26 = ((delta >> 2) as u32) & 0x03ff_ffff;
+                // SAFETY: `site` is 4 writable bytes in our RW mapping.
+                unsafe {
+                    let insn = site.cast::<u32>().read_unaligned();
+                    site.cast::<u32>().write_unaligned((insn & !0x03ff_ffff) | imm26);
+                }
             }
         }
         Ok(())

@@ -52,15 +52,26 @@ pub const TRAMPOLINE_INDEX: u32 = u32::MAX;
 /// host functions called from wasm running near the limit.
 pub const HOST_STACK_RESERVE: usize = 128 * 1024;
 
-/// A relocation in a [`NativeFunction`]: a reference to a library call.
+/// What a [`NativeReloc`] refers to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NativeRelocTarget {
+    /// A library call implemented by the runtime ([`libcall_address`]).
+    LibCall(LibCall),
+    /// Another function of the same batch: an index into the `functions`
+    /// given to [`NativeCode::load`] (direct calls between a module's
+    /// functions).
+    Function(u32),
+}
+
+/// A relocation in a [`NativeFunction`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct NativeReloc {
     /// Byte offset in the function's code.
     pub offset: u32,
     /// How to patch.
     pub kind: RelocKind,
-    /// The library call referred to.
-    pub target: LibCall,
+    /// What is referred to.
+    pub target: NativeRelocTarget,
     /// Added to the target address.
     pub addend: i64,
 }
@@ -113,7 +124,12 @@ impl NativeCode {
         let mut mem = CodeMemory::new(&layout).map_err(|e| Error::msg(format!("mapping native code: {e}")))?;
         for (i, f) in functions.iter().enumerate() {
             for r in f.relocs {
-                mem.apply(i, r.offset, r.kind, libcall_address(r.target), r.addend)
+                let target = match r.target {
+                    NativeRelocTarget::LibCall(lc) => libcall_address(lc),
+                    NativeRelocTarget::Function(j) if (j as usize) < functions.len() => mem.func_ptr(j as usize) as usize,
+                    NativeRelocTarget::Function(j) => return Err(Error::msg(format!("native code: relocation to function {j} of {}", functions.len()))),
+                };
+                mem.apply(i, r.offset, r.kind, target, r.addend)
                     .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
             }
         }

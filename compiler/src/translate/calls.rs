@@ -7,6 +7,8 @@
 //! * `call f`: `funcref = func_ptrs[f]`; `call_indirect(funcref.wasm_call,
 //!   funcref.vmctx, own vmctx, args…)`. The runtime guarantees `wasm_call`
 //!   is never null (interpreted and host functions get a trampoline).
+//!   With `CompilerOptions::direct_calls`, a call of a defined function is
+//!   a direct `call` linked by the loader, with the caller's vmctx.
 //! * `call_indirect (type ty) table t`: `index >= current_elements` traps
 //!   `UndefinedElement`; a null element traps `UninitializedElement`;
 //!   `funcref.type_index != header.type_ids[ty]` traps `BadSignature`.
@@ -54,6 +56,30 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         Ok(())
     }
 
+    /// Calls defined function `def` of this module directly (a colocated,
+    /// PC-relative call the loader links; see
+    /// [`crate::CompilerOptions::direct_calls`]): the callee's vmctx is
+    /// this function's, as both belong to the same instance.
+    fn call_direct(&mut self, def: u32, ty: u32) -> Result<(), CompileError> {
+        let sig = self.signature(ty)?;
+        let nparams = self.env.module.types[ty as usize].params.len();
+        let name = self.b.func.declare_imported_user_function(ir::UserExternalName::new(crate::DIRECT_CALL_NAMESPACE, def));
+        let callee = self.b.import_function(ir::ExtFuncData {
+            name: ir::ExternalName::User(name),
+            signature: sig,
+            colocated: true,
+            patchable: false,
+        });
+        let mut args = Vec::with_capacity(nparams + 2);
+        args.push(self.vmctx);
+        args.push(self.vmctx);
+        args.extend(self.popn(nparams)?);
+        let call = self.b.ins().call(callee, &args);
+        let results = self.b.inst_results(call).to_vec();
+        self.stack.extend(results);
+        Ok(())
+    }
+
     /// Call operators; `Ok(false)` if `op` is not one.
     pub(crate) fn call_op(&mut self, op: &Operator) -> Result<bool, CompileError> {
         match *op {
@@ -65,8 +91,13 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                     .get(function_index as usize)
                     .ok_or_else(|| CompileError::Codegen(format!("no function {function_index}")))?
                     .as_u32();
-                let funcref = self.env.func_ref(&mut self.b, self.vmctx, function_index)?;
-                self.call_funcref(funcref, ty)?;
+                let imported = self.env.module.num_imported_funcs;
+                if self.opts.direct_calls && function_index >= imported {
+                    self.call_direct(function_index - imported, ty)?;
+                } else {
+                    let funcref = self.env.func_ref(&mut self.b, self.vmctx, function_index)?;
+                    self.call_funcref(funcref, ty)?;
+                }
             }
             Operator::CallIndirect { type_index, table_index } => {
                 let index = self.pop()?;
