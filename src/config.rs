@@ -61,6 +61,7 @@ pub struct Config {
     pub(crate) strategy: Strategy,
     pub(crate) memory: MemoryConfig,
     pub(crate) max_wasm_stack: usize,
+    pub(crate) epoch_interruption: bool,
     pub(crate) features: WasmFeatureSet,
 }
 
@@ -70,6 +71,7 @@ impl Default for Config {
             strategy: Strategy::default(),
             memory: MemoryConfig::default(),
             max_wasm_stack: StoreConfig::default().max_wasm_stack,
+            epoch_interruption: true,
             features: WasmFeatureSet::wasm2(),
         }
     }
@@ -108,6 +110,16 @@ impl Config {
         self.max_wasm_stack = bytes;
         self
     }
+    /// Whether guest code can be interrupted by epoch deadlines
+    /// ([`crate::Store::set_epoch_deadline`], [`Engine::increment_epoch`]).
+    /// On by default. Off, compiled code carries no epoch checks (one load
+    /// and compare at every function entry and loop header: the setting
+    /// Wasmtime uses by default) and deadlines are ignored by every tier, so
+    /// a runaway guest can only be stopped by ending the process.
+    pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
+        self.epoch_interruption = enable;
+        self
+    }
     /// The wasm proposals modules may use (default: exactly Wasm 2.0
     /// without SIMD).
     pub fn wasm_features(&mut self, features: WasmFeatureSet) -> &mut Self {
@@ -141,7 +153,7 @@ impl Engine {
             return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
         }
         let jit = match config.strategy {
-            Strategy::Jit => Some(Arc::new(crate::jit::Jit::new(config.memory)?)),
+            Strategy::Jit => Some(Arc::new(crate::jit::Jit::new(config)?)),
             _ => None,
         };
         Ok(Engine {
@@ -167,7 +179,11 @@ impl Engine {
         &self.inner.config
     }
     pub(crate) fn store_config(&self) -> StoreConfig {
-        StoreConfig { memory: self.inner.config.memory, max_wasm_stack: self.inner.config.max_wasm_stack }
+        StoreConfig {
+            memory: self.inner.config.memory,
+            max_wasm_stack: self.inner.config.max_wasm_stack,
+            epoch_interruption: self.inner.config.epoch_interruption,
+        }
     }
     /// Whether two handles name the same engine.
     pub fn same(a: &Engine, b: &Engine) -> bool {

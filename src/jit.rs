@@ -6,7 +6,7 @@
 //!
 //! [`Module`]: crate::Module
 
-use crate::{Error, Result};
+use crate::{Config, Error, Result};
 use kiln_aot_format::{DefinedFuncIndex, LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
 use kiln_compiler::{BoundsChecks, CompiledFunction, Compiler, CompilerOptions, OptLevel, Reloc, RelocTarget};
 use kiln_runtime::code_memory::RelocKind;
@@ -34,13 +34,15 @@ struct HostTrampolineCache {
 /// The compiler options matching the runtime's memory layout: guard-region
 /// bounds checks are elided only when the reservation covers 4 GiB (the
 /// compiler decides per access; see `kiln_compiler::BoundsChecks`).
-pub(crate) fn compiler_options(memory: MemoryConfig) -> CompilerOptions {
+pub(crate) fn compiler_options(config: &Config) -> CompilerOptions {
+    let memory: MemoryConfig = config.memory;
     CompilerOptions {
         opt_level: OptLevel::Speed,
         bounds: BoundsChecks::Guard { reservation: memory.reservation, guard: memory.guard },
         verifier: false,
         // The whole module is compiled and loaded at once.
         direct_calls: true,
+        epoch_interruption: config.epoch_interruption,
     }
 }
 
@@ -50,8 +52,8 @@ impl Jit {
     /// # Errors
     /// [`crate::ErrorKind::Unsupported`] when Cranelift does not support
     /// the host.
-    pub(crate) fn new(memory: MemoryConfig) -> Result<Jit> {
-        let compiler = Compiler::native(compiler_options(memory))
+    pub(crate) fn new(config: &Config) -> Result<Jit> {
+        let compiler = Compiler::native(compiler_options(config))
             .map_err(|e| Error::unsupported(format!("the JIT cannot target this host: {e}")))?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Jit { compiler, threads, host: Mutex::new(HostTrampolineCache::default()) })

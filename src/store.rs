@@ -66,8 +66,10 @@ impl<T> Store<T> {
     /// ([`crate::TrapCode::Interrupt`]) once the engine's epoch has advanced
     /// `ticks` beyond its current value ([`Engine::increment_epoch`]).
     /// Without a deadline (the default) guest code is never interrupted.
-    /// Checked at loop back-edges and calls, so a runaway guest stops
-    /// within one loop iteration of the deadline.
+    /// Checked at function entries and loop headers: native code stops
+    /// within one loop iteration of the deadline, the interpreter within a
+    /// few hundred. Has no effect when the engine's config turned
+    /// [`crate::Config::epoch_interruption`] off.
     pub fn set_epoch_deadline(&mut self, ticks: u64) {
         self.inner.opaque.set_epoch_deadline(ticks);
     }

@@ -109,13 +109,24 @@ pub struct CompilerOptions {
     /// tier-up, where a callee's entry changes at run time. Calls to
     /// imported functions and `call_indirect` always use funcrefs.
     pub direct_calls: bool,
+    /// Check the store's epoch deadline at function entry and loop headers
+    /// (`Interrupt` trap once `epoch >= deadline`; the deadline is cached
+    /// in a register and reloaded after calls). Without it, generated code
+    /// cannot be interrupted.
+    pub epoch_interruption: bool,
 }
 
 impl Default for CompilerOptions {
     /// Speed, guard-region bounds checks for the default 4 GiB + 32 MiB
-    /// layout, no verifier, every call through funcrefs.
+    /// layout, no verifier, every call through funcrefs, epoch checks.
     fn default() -> Self {
-        CompilerOptions { opt_level: OptLevel::Speed, bounds: BoundsChecks::default(), verifier: false, direct_calls: false }
+        CompilerOptions {
+            opt_level: OptLevel::Speed,
+            bounds: BoundsChecks::default(),
+            verifier: false,
+            direct_calls: false,
+            epoch_interruption: true,
+        }
     }
 }
 
@@ -291,6 +302,23 @@ impl Compiler {
     pub fn compile_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<CompiledFunction, CompileError> {
         let func = self.translate_function(module, wasm, def)?;
         self.compile_ir(func)
+    }
+
+    /// Cranelift's optimised IR and the lowered machine instructions
+    /// (VCode text, after register allocation) of defined function `def`,
+    /// for inspecting generated code (`examples/dump_native.rs`).
+    ///
+    /// # Errors
+    /// As [`Compiler::compile_function`].
+    pub fn disassemble_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<String, CompileError> {
+        let func = self.translate_function(module, wasm, def)?;
+        let mut ctx = Context::for_function(func);
+        ctx.set_disasm(true);
+        let compiled = ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        let vcode = compiled.vcode.clone().unwrap_or_default();
+        Ok(format!("{}\n{vcode}", ctx.func.display()))
     }
 
     /// Compiles a function already translated to Cranelift IR.

@@ -12,7 +12,7 @@ fn wasm(wat: &str) -> Vec<u8> {
 }
 
 fn compiler(bounds: BoundsChecks) -> Compiler {
-    Compiler::native(CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true }).unwrap()
+    Compiler::native(CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, ..Default::default() }).unwrap()
 }
 
 const GUARD: BoundsChecks = BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 };
@@ -123,4 +123,28 @@ fn cross_compiles_for_aarch64() {
     let f = c.compile_function(&info, &bytes, DefinedFuncIndex(0)).unwrap();
     assert!(f.traps.iter().any(|t| t.code == TrapCode::MemoryOutOfBounds));
     assert_eq!(c.triple(), "aarch64-unknown-linux-gnu");
+}
+
+/// The deadline is loaded at entry and after calls only (loop headers
+/// compare with the cached value); without epoch interruption there is no
+/// check at all.
+#[test]
+fn epoch_deadline_is_cached_and_checks_can_be_disabled() {
+    let wat = "(module (func $f (param i32) (loop local.get 0 br_if 0) local.get 0 call $f (loop local.get 0 br_if 0)))";
+    let bytes = wasm(wat);
+    let info = ModuleInfo::parse(&bytes, WasmFeatureSet::wasm2()).unwrap();
+    let translate = |epoch_interruption: bool| {
+        let opts = CompilerOptions { bounds: GUARD, verifier: true, epoch_interruption, ..Default::default() };
+        let f = Compiler::native(opts).unwrap().translate_function(&info, &bytes, DefinedFuncIndex(0)).unwrap();
+        f.display().to_string()
+    };
+    let on = translate(true);
+    // Entry + two loop headers check; the deadline (offset 24 of the store
+    // context) is loaded at entry and after the call.
+    assert_eq!(traps_with(&on, TrapCode::Interrupt), 3, "{on}");
+    assert_eq!(on.lines().filter(|l| l.contains("atomic_load")).count(), 3, "{on}");
+    assert_eq!(on.lines().filter(|l| l.contains("load.i64 notrap aligned region1 ") && l.trim_end().ends_with("+24")).count(), 2, "{on}");
+    let off = translate(false);
+    assert_eq!(traps_with(&off, TrapCode::Interrupt), 0, "{off}");
+    assert!(!off.contains("atomic_load"), "{off}");
 }

@@ -64,7 +64,7 @@ fn compile_all(compiler: &Compiler, modules: &[(String, Vec<u8>)]) -> Counts {
 }
 
 fn options(bounds: BoundsChecks) -> CompilerOptions {
-    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, direct_calls: true }
+    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, direct_calls: true, epoch_interruption: true }
 }
 
 const GUARD: BoundsChecks = BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 };
@@ -254,7 +254,7 @@ fn parallel_compilation_is_deterministic() {
 #[test]
 fn opt_level_none_compiles_programs() {
     let modules = program_modules();
-    let compiler = Compiler::native(CompilerOptions { opt_level: OptLevel::None, bounds: GUARD, verifier: true }).unwrap();
+    let compiler = Compiler::native(CompilerOptions { opt_level: OptLevel::None, bounds: GUARD, verifier: true, ..Default::default() }).unwrap();
     let counts = compile_all(&compiler, &modules);
     assert!(counts.failures.is_empty(), "{:?}", counts.failures);
 }

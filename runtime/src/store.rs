@@ -26,11 +26,15 @@ pub struct StoreConfig {
     pub memory: MemoryConfig,
     /// Maximum bytes of wasm stack (interpreter frames) per store.
     pub max_wasm_stack: usize,
+    /// Whether epoch deadlines are honoured ([`StoreOpaque::set_epoch_deadline`]);
+    /// when `false`, compiled code has no epoch checks and deadlines are
+    /// ignored by every tier.
+    pub epoch_interruption: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { memory: MemoryConfig::default(), max_wasm_stack: 1 << 20 }
+        StoreConfig { memory: MemoryConfig::default(), max_wasm_stack: 1 << 20, epoch_interruption: true }
     }
 }
 
@@ -136,6 +140,9 @@ impl StoreOpaque {
     /// epoch is `ticks` beyond its current value (checked at loop
     /// back-edges and function calls).
     pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        if !self.config.epoch_interruption {
+            return;
+        }
         let now = self.epoch.load(Ordering::Relaxed);
         self.vm_store_context.epoch_deadline = now.saturating_add(ticks);
     }

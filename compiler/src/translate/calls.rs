@@ -53,7 +53,7 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         let call = self.b.ins().call_indirect(sig, code, &args);
         let results = self.b.inst_results(call).to_vec();
         self.stack.extend(results);
-        Ok(())
+        self.reload_epoch_deadline()
     }
 
     /// Calls defined function `def` of this module directly (a colocated,
@@ -77,7 +77,7 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         let call = self.b.ins().call(callee, &args);
         let results = self.b.inst_results(call).to_vec();
         self.stack.extend(results);
-        Ok(())
+        self.reload_epoch_deadline()
     }
 
     /// Call operators; `Ok(false)` if `op` is not one.

@@ -53,6 +53,10 @@ pub(crate) struct FuncTranslator<'a, 'm> {
     /// Shared cold block that traps with a dynamic kiln trap code (the
     /// status of a builtin), created on first use.
     pub trap_dispatch: Option<Block>,
+    /// The store's epoch deadline, loaded at entry and after every call
+    /// (only host code, reached through a call, can change it); `None`
+    /// without epoch interruption.
+    pub epoch_deadline: Option<Variable>,
 }
 
 /// Translates defined function `def` to Cranelift IR.
@@ -154,7 +158,13 @@ pub(crate) fn translate_function(
         locals,
         sigs: HashMap::new(),
         trap_dispatch: None,
+        epoch_deadline: None,
     };
+    if opts.epoch_interruption {
+        let var = t.b.declare_var(types::I64);
+        t.epoch_deadline = Some(var);
+        t.reload_epoch_deadline()?;
+    }
     t.epoch_check()?;
     let results: Vec<ir::Type> = ty.results.iter().map(|r| env::val_type(ptr, *r)).collect::<Result<_, _>>()?;
     t.push_function_frame(&results);
@@ -296,17 +306,29 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
     }
 
     /// Epoch interruption check (function entry and loop headers):
-    /// traps with `Interrupt` once `*store.epoch_ptr >= store.epoch_deadline`.
+    /// traps with `Interrupt` once `*store.epoch_ptr >= epoch_deadline`.
+    /// Nothing without [`crate::CompilerOptions::epoch_interruption`].
     pub fn epoch_check(&mut self) -> Result<(), CompileError> {
+        let Some(deadline) = self.epoch_deadline else { return Ok(()) };
         let store = self.env.store_context(&mut self.b, self.vmctx)?;
         let epoch_ptr = self.env.load_ro(&mut self.b, store, self.env.store.epoch_ptr)?;
         // An atomic load: another thread increments the epoch, and a plain
         // load in a loop without stores or calls could be merged with the
         // one at function entry by redundant-load elimination.
         let epoch = self.b.ins().atomic_load(types::I64, self.env.vm(), epoch_ptr);
-        let deadline = self.b.ins().load(types::I64, self.env.vm(), store, self.env.store.epoch_deadline as i32);
+        let deadline = self.b.use_var(deadline);
         let expired = self.b.ins().icmp(ir::condcodes::IntCC::UnsignedGreaterThanOrEqual, epoch, deadline);
         self.trapnz(expired, TrapCode::Interrupt);
+        Ok(())
+    }
+
+    /// Reloads the cached epoch deadline from the store context (at entry
+    /// and after calls, where host code may have set a new deadline).
+    pub fn reload_epoch_deadline(&mut self) -> Result<(), CompileError> {
+        let Some(var) = self.epoch_deadline else { return Ok(()) };
+        let store = self.env.store_context(&mut self.b, self.vmctx)?;
+        let deadline = self.b.ins().load(types::I64, self.env.vm(), store, self.env.store.epoch_deadline as i32);
+        self.b.def_var(var, deadline);
         Ok(())
     }
 
