@@ -524,6 +524,25 @@ mod tests {
         assert_eq!(i32::from_le_bytes(bytes[8..12].try_into().unwrap()), 0x100 - 4);
     }
 
+    #[test]
+    fn arm64_call_relocation_patches_imm26() {
+        // Two `bl #0` words (0x94000000), the second's target 0x100 bytes
+        // back, the first's 0x40 ahead; out-of-range and misaligned targets
+        // are refused.
+        let code = [0x94000000u32.to_le_bytes(), 0x94000000u32.to_le_bytes()].concat();
+        let mut mem = CodeMemory::new(&[(&code, 4)]).unwrap();
+        let base = mem.func_range(0).start;
+        mem.apply(0, 0, RelocKind::Arm64Call, base + 0x40, 0).unwrap();
+        mem.apply(0, 4, RelocKind::Arm64Call, base + 4 - 0x100, 0).unwrap();
+        assert!(mem.apply(0, 0, RelocKind::Arm64Call, base + (1 << 28), 0).is_err());
+        assert!(mem.apply(0, 0, RelocKind::Arm64Call, base + 2, 0).is_err());
+        mem.publish().unwrap();
+        // SAFETY: the mapping is readable and 8 bytes long.
+        let words = unsafe { core::slice::from_raw_parts(mem.func_ptr(0).cast::<u32>(), 2) };
+        assert_eq!(words[0], 0x94000000 | 0x10);
+        assert_eq!(words[1], 0x94000000 | (((-0x40i32) as u32) & 0x03ff_ffff));
+    }
+
     /// Relocations as Cranelift emits them, executed: an absolute 64-bit
     /// immediate and a PC-relative call (addend -4) to a sibling function.
     #[cfg(target_arch = "x86_64")]
