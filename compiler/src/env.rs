@@ -181,10 +181,14 @@ impl<'m> Env<'m> {
         Ok(b.ins().load(self.ptr, self.vm(), def, Self::off(self.offsets.table.current_elements)?))
     }
 
-    /// `global_ptrs[g]`: the address of the global's value (offset 0 of
-    /// its `VMGlobalDefinition`).
+    /// The address of global `g`'s value (offset 0 of its
+    /// `VMGlobalDefinition`): inside this VMContext for a defined global
+    /// (no load), `global_ptrs[g]` for an imported one.
     pub fn global_addr(&self, b: &mut FunctionBuilder, vmctx: Value, g: u32) -> Result<Value, CompileError> {
-        self.load_ro(b, vmctx, self.offsets.global_ptr(g))
+        match g.checked_sub(self.module.num_imported_globals) {
+            Some(def) => Ok(b.ins().iadd_imm(vmctx, i64::from(self.offsets.defined_global(def)))),
+            None => self.load_ro(b, vmctx, self.offsets.global_ptr(g)),
+        }
     }
 
     /// `header.store_context`.
