@@ -139,7 +139,7 @@ fn check_runs(bounds: BoundsChecks) {
     let type_ids: Vec<VMSharedTypeIndex> = (0..info.types.len() as u32).map(VMSharedTypeIndex).collect();
     let mut memory = vec![0u8; 65536];
     let mem_def = VMMemoryDefinition { base: memory.as_mut_ptr(), current_length: memory.len() };
-    let global: *mut VMGlobalDefinition = Box::into_raw(Box::new(VMGlobalDefinition { bits: 100 }));
+    // The defined global lives inside the VMContext (written below).
     let func_refs: Vec<VMFuncRef> = (0..n)
         .map(|i| VMFuncRef {
             array_call: no_array_call,
@@ -165,6 +165,10 @@ fn check_runs(bounds: BoundsChecks) {
     }
     put(offsets.memory_ptr(0), &mem_def as *const _ as usize);
     put(offsets.table_ptr(0), &table_def as *const _ as usize);
+    let global = base.wrapping_add(offsets.defined_global(0) as usize).cast::<VMGlobalDefinition>();
+    assert!(offsets.defined_global(0) as usize + 16 <= vmctx.len() * 16);
+    // SAFETY: inside the `vmctx` allocation (checked above), 16-byte aligned.
+    unsafe { global.write(VMGlobalDefinition { bits: 100 }) };
     put(offsets.global_ptr(0), global as usize);
 
     type I32Shim = unsafe extern "C" fn(*const u8, *mut u8, i32, i32) -> i32;
@@ -193,7 +197,7 @@ fn check_runs(bounds: BoundsChecks) {
     assert_eq!(run(5, 1, 5), -5, "call_indirect table[1] = sub");
     assert_eq!(run(6, 1, 2), 103);
     assert_eq!(run(6, 1, 2), 104, "global.set is visible");
-    // SAFETY: `global` is the live box created above; no call is running.
+    // SAFETY: `global` points into the live VMContext; no call is running.
     assert_eq!(unsafe { (*global).bits }, 102);
     assert_eq!(run(7, 0, 1), 11);
     assert_eq!(run(7, 1, 1), 21);
@@ -208,7 +212,5 @@ fn check_runs(bounds: BoundsChecks) {
     assert_eq!(run(12, 0, 5), -5);
     assert_eq!(run(13, 0, 0), 1, "memory.size in pages");
     drop(table_elems);
-    // SAFETY: created by `Box::into_raw` above and no longer used.
-    drop(unsafe { Box::from_raw(global) });
     drop(memory);
 }

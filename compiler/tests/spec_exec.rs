@@ -229,8 +229,15 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
     for (i, (_, def)) in tables.iter().enumerate() {
         put(vmoffsets.table_ptr(i as u32), &**def as *const _ as usize);
     }
+    // Defined globals live inside the VMContext (the compiler addresses
+    // them there); `global_ptrs` points at them too, as the runtime does.
     for (i, g) in globals.iter().enumerate() {
-        put(vmoffsets.global_ptr(i as u32), g as *const _ as usize);
+        let at = vmoffsets.defined_global(i as u32);
+        assert!(at as usize + 16 <= vmctx.len() * 16);
+        // SAFETY: `at` is inside the `vmctx` allocation (checked above)
+        // and 16-byte aligned (VMOffsets aligns global definitions).
+        unsafe { base.add(at as usize).cast::<VMGlobalDefinition>().write(VMGlobalDefinition { bits: g.bits }) };
+        put(vmoffsets.global_ptr(i as u32), base as usize + at as usize);
     }
     let inst = Instance {
         info,
