@@ -286,8 +286,7 @@ impl Compiler {
     /// # Errors
     /// As [`Compiler::compile_function`], without code-generation errors.
     pub fn translate_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<ir::Function, CompileError> {
-        let mut fctx = FunctionBuilderContext::new();
-        translate::translate_function(&*self.isa, &self.options, module, wasm, def, &mut fctx)
+        with_scratch(|scratch| translate::translate_function(&*self.isa, &self.options, module, wasm, def, &mut scratch.fctx))
     }
 
     /// Compiles defined function `def` of `module` (whose binary is
@@ -327,10 +326,23 @@ impl Compiler {
         // `DIRECT_CALL_NAMESPACE` whose index is the callee's defined index.
         let user_names: Vec<(ir::UserExternalNameRef, ir::UserExternalName)> =
             func.params.user_named_funcs().iter().map(|(r, n)| (r, n.clone())).collect();
-        let mut ctx = Context::for_function(func);
-        let compiled = ctx
-            .compile(&*self.isa, &mut Default::default())
-            .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+        with_scratch(|scratch| {
+            let ctx = &mut scratch.ctx;
+            ctx.clear();
+            ctx.func = func;
+            let compiled = ctx
+                .compile(&*self.isa, &mut Default::default())
+                .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
+            Self::finish_compiled(&*self.isa, compiled, &user_names)
+        })
+    }
+
+    /// Extracts kiln's [`CompiledFunction`] from Cranelift's result.
+    fn finish_compiled(
+        isa: &dyn cranelift_codegen::isa::TargetIsa,
+        compiled: &cranelift_codegen::CompiledCode,
+        user_names: &[(ir::UserExternalNameRef, ir::UserExternalName)],
+    ) -> Result<CompiledFunction, CompileError> {
         let buffer = &compiled.buffer;
         let mut traps = Vec::with_capacity(buffer.traps().len());
         for t in buffer.traps() {
@@ -355,11 +367,37 @@ impl Compiler {
         }
         Ok(CompiledFunction {
             code: buffer.data().to_vec(),
-            alignment: compiled.buffer.alignment.max(self.isa.function_alignment().minimum),
+            alignment: compiled.buffer.alignment.max(isa.function_alignment().minimum),
             traps,
             relocs,
         })
     }
+}
+
+/// Per-thread Cranelift contexts, reused from one function to the next so
+/// that their buffers (IR, CFG, dominator tree, register allocator) are
+/// not reallocated for every function (Cranelift's advice for `Context`).
+struct Scratch {
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's [`Scratch`] (a fresh one if it is in use,
+/// e.g. by a nested call, or if thread-locals are being torn down).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let taken = SCRATCH.try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take())).ok().flatten();
+    let mut scratch = taken.unwrap_or_else(|| Scratch { ctx: Context::new(), fctx: FunctionBuilderContext::new() });
+    let r = f(&mut scratch);
+    let _ = SCRATCH.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = Some(scratch);
+        }
+    });
+    r
 }
 
 /// The Cranelift trap code for a kiln trap: `TrapCode::user(code byte)`.
