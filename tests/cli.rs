@@ -1,11 +1,17 @@
 //! End-to-end tests of the `kiln` binary: `kiln run --invoke` on small
 //! modules (results, float formatting, multi-value, traps, exit statuses),
 //! `kiln run` on WASI commands (argv, trailing arguments, `--env`, `--dir`
-//! mappings and their sandbox, exit statuses, stdio, `--preload`), and
-//! `kiln wast` on small scripts (closing line, `FAIL file:line` lines).
+//! mappings and their sandbox, exit statuses, stdio, `--preload`),
+//! `kiln wast` on small scripts (closing line, `FAIL file:line` lines), and
+//! both commands with `--tier` and `--memory-reservation` in every
+//! available tier (traps from native code, exit status 3).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use support::tiers::{Setup, for_each_setup};
 
 /// A scratch directory unique to this test process and test name, removed
 /// on drop.
@@ -738,4 +744,116 @@ fn wast_unparsable_script_is_one_failure() {
     assert_eq!(out.status.code(), Some(1), "stdout: {text}");
     assert!(text.contains(&format!("FAIL {path}:")), "stdout: {text}");
     assert_eq!(text.lines().last(), Some("0 passed, 1 failed, 0 skipped"));
+}
+
+// ---------------------------------------------------------------------------
+// Tiers: `--tier` and `--memory-reservation` select what executes the guest.
+
+/// `kiln ARGS…` with `setup`'s `--tier`/`--memory-reservation` options
+/// inserted after the subcommand (`args[0]`).
+fn kiln_with_setup(setup: Setup, args: &[&str]) -> Output {
+    let options = setup.cli_args();
+    let mut argv: Vec<&str> = vec![args[0]];
+    argv.extend(options.iter().map(String::as_str));
+    argv.extend_from_slice(&args[1..]);
+    kiln(&argv)
+}
+
+const TRAPPING: &str = r#"(module $traps
+  (memory 1)
+  (func $oob (export "oob") (result i32) (i32.load (i32.const 65536)))
+  (func $div (export "div") (param i32) (result i32) (i32.div_s (i32.const 1) (local.get 0)))
+  (func $inf (export "inf") (param i64) (result i64) (i64.add (call $inf (local.get 0)) (i64.const 1)))
+  (func $call (export "call") (result i32) (call $div (i32.const 0))))
+"#;
+
+#[test]
+fn run_trap_in_every_tier_exits_3_with_message() {
+    let dir = TempDir::new("tier-traps");
+    let file = dir.write("traps.wat", TRAPPING);
+    let file = file.to_str().expect("utf-8 path");
+    for_each_setup("run_trap_in_every_tier_exits_3_with_message", |setup| {
+        for (export, args, message, backtrace) in [
+            ("oob", &[][..], "out of bounds memory access", &["traps!oob"][..]),
+            ("div", &["0"][..], "integer divide by zero", &["traps!div"][..]),
+            ("call", &[][..], "integer divide by zero", &["traps!div", "traps!call"][..]),
+            ("inf", &["1"][..], "call stack exhausted", &["traps!inf", "traps!inf"][..]),
+        ] {
+            let mut argv = vec!["run", "--invoke", export, file];
+            argv.extend_from_slice(args);
+            let out = kiln_with_setup(setup, &argv);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(3), "{export}: stderr: {err}");
+            let mut lines = err.lines();
+            assert_eq!(lines.next(), Some(format!("error: wasm trap: {message}").as_str()), "{export}");
+            assert_eq!(lines.next(), Some("wasm backtrace:"), "{export}");
+            for (n, frame) in backtrace.iter().enumerate() {
+                assert_eq!(lines.next().map(str::trim), Some(format!("{n}: {frame}").as_str()), "{export}");
+            }
+            assert_eq!(stdout(&out), "", "{export}");
+        }
+        // A call that does not trap prints its result as usual.
+        let out = kiln_with_setup(setup, &["run", "--invoke", "div", file, "-1"]);
+        assert_eq!((out.status.code(), stdout(&out)), (Some(0), "-1\n".into()), "stderr: {}", stderr(&out));
+    });
+}
+
+#[test]
+fn wast_passing_script_passes_in_every_tier() {
+    let dir = TempDir::new("tier-wast");
+    let file = dir.write("ok.wast", PASSING_WAST);
+    let file = file.to_str().expect("utf-8 path");
+    for_each_setup("wast_passing_script_passes_in_every_tier", |setup| {
+        let out = kiln_with_setup(setup, &["wast", file]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "stdout: {text}\nstderr: {}", stderr(&out));
+        assert_eq!(text.lines().last(), Some("11 passed, 0 failed, 0 skipped"), "stdout: {text}");
+    });
+}
+
+#[test]
+fn wast_trap_assertions_hold_in_every_tier() {
+    // Each kind of trap through `assert_trap` and `assert_exhaustion`, with
+    // a grown memory's new limit; one wrong expectation must fail.
+    let script = r#"(module
+  (memory 1 2)
+  (table 2 funcref)
+  (elem (i32.const 0) $f)
+  (func $f (result i32) (i32.const 1))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+  (func (export "fill") (param i32 i32) (memory.fill (local.get 0) (i32.const 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "trunc") (param f32) (result i32) (i32.trunc_f32_u (local.get 0)))
+  (func (export "ci") (param i32) (result i32) (call_indirect (result i32) (local.get 0)))
+  (func (export "sig") (param i32) (call_indirect (param i32) (local.get 0) (i32.const 0)))
+  (func $inf (export "inf") (call $inf)))
+(assert_trap (invoke "load" (i32.const 65536)) "out of bounds memory access")
+(assert_return (invoke "grow") (i32.const 1))
+(assert_return (invoke "load" (i32.const 65536)) (i32.const 0))
+(assert_trap (invoke "load" (i32.const 131069)) "out of bounds memory access")
+(assert_trap (invoke "fill" (i32.const 131000) (i32.const 100)) "out of bounds memory access")
+(assert_trap (invoke "div" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_trap (invoke "div" (i32.const 0x80000000) (i32.const -1)) "integer overflow")
+(assert_trap (invoke "trunc" (f32.const -1)) "integer overflow")
+(assert_trap (invoke "trunc" (f32.const nan)) "invalid conversion to integer")
+(assert_return (invoke "ci" (i32.const 0)) (i32.const 1))
+(assert_trap (invoke "ci" (i32.const 1)) "uninitialized element")
+(assert_trap (invoke "ci" (i32.const 2)) "undefined element")
+(assert_trap (invoke "sig" (i32.const 0)) "indirect call type mismatch")
+(assert_exhaustion (invoke "inf") "call stack exhausted")
+(assert_trap (invoke "div" (i32.const 1) (i32.const 1)) "integer divide by zero")
+"#;
+    let dir = TempDir::new("tier-wast-traps");
+    let file = dir.write("traps.wast", script);
+    let path = file.to_str().expect("utf-8 path");
+    for_each_setup("wast_trap_assertions_hold_in_every_tier", |setup| {
+        let out = kiln_with_setup(setup, &["wast", path]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "stdout: {text}\nstderr: {}", stderr(&out));
+        let failures: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+        assert_eq!(failures.len(), 1, "stdout: {text}");
+        assert!(failures[0].starts_with(&format!("FAIL {path}:28: assert_trap")), "stdout: {text}");
+        assert_eq!(text.lines().last(), Some("15 passed, 1 failed, 0 skipped"), "stdout: {text}");
+    });
 }

@@ -1,10 +1,14 @@
 //! Bad input never crashes the host: mutated modules (flipped, inserted and
 //! deleted bytes of real modules) are either rejected with a compile error
-//! or load, instantiate and run without panicking. Deterministic
-//! (a fixed-seed xorshift), so a failure reproduces.
+//! or load, instantiate and run without panicking, in every available tier
+//! (the JIT compiles every accepted module). Deterministic (a fixed-seed
+//! xorshift), so a failure reproduces.
+
+mod support;
 
 use kiln::{Engine, ErrorKind, Linker, Module, Store, Val};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use support::tiers::{engine, for_each_tier};
 
 struct Rng(u64);
 
@@ -100,42 +104,49 @@ const SEEDS: &[&str] = &[
 
 #[test]
 fn mutated_modules_never_panic() {
-    let engine = Engine::default();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = {
-        let (engine, done) = (engine.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-                engine.increment_epoch();
-            }
-        })
-    };
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let (mut rejected, mut accepted) = (0, 0);
-    for seed in SEEDS {
-        let wasm = kiln::wat_to_binary(seed.as_bytes()).expect("seed modules are valid");
-        for _ in 0..1500 {
-            let bytes = mutate(&mut rng, &wasm);
-            let outcome = catch_unwind(AssertUnwindSafe(|| match Module::new(&engine, &bytes) {
-                Ok(module) => {
-                    exercise(&engine, &module);
-                    true
+    let mut counts = Vec::new();
+    for_each_tier("mutated_modules_never_panic", |tier| {
+        let engine = engine(tier);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watchdog = {
+            let (engine, done) = (engine.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    engine.increment_epoch();
                 }
-                Err(e) => {
-                    assert_eq!(e.kind(), ErrorKind::Compile, "{e}");
-                    false
+            })
+        };
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut rejected, mut accepted) = (0, 0);
+        for seed in SEEDS {
+            let wasm = kiln::wat_to_binary(seed.as_bytes()).expect("seed modules are valid");
+            for _ in 0..1500 {
+                let bytes = mutate(&mut rng, &wasm);
+                let outcome = catch_unwind(AssertUnwindSafe(|| match Module::new(&engine, &bytes) {
+                    Ok(module) => {
+                        exercise(&engine, &module);
+                        true
+                    }
+                    Err(e) => {
+                        assert_eq!(e.kind(), ErrorKind::Compile, "{e}");
+                        false
+                    }
+                }));
+                match outcome {
+                    Ok(true) => accepted += 1,
+                    Ok(false) => rejected += 1,
+                    Err(_) => panic!("kiln panicked on mutated module {bytes:02x?}"),
                 }
-            }));
-            match outcome {
-                Ok(true) => accepted += 1,
-                Ok(false) => rejected += 1,
-                Err(_) => panic!("kiln panicked on mutated module {bytes:02x?}"),
             }
         }
-    }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    watchdog.join().unwrap();
-    // Both paths must actually be exercised for the test to mean anything.
-    assert!(rejected > 100 && accepted > 100, "rejected {rejected}, accepted {accepted}");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        watchdog.join().unwrap();
+        // Both paths must actually be exercised for the test to mean anything.
+        assert!(rejected > 100 && accepted > 100, "rejected {rejected}, accepted {accepted}");
+        counts.push((tier, rejected, accepted));
+    });
+    // Validation does not depend on the tier: every tier accepts the same
+    // modules (the JIT compiles everything it is given).
+    assert!(counts.windows(2).all(|w| (w[0].1, w[0].2) == (w[1].1, w[1].2)), "{counts:?}");
 }

@@ -186,7 +186,7 @@ impl<'m> Env<'m> {
     /// (no load), `global_ptrs[g]` for an imported one.
     pub fn global_addr(&self, b: &mut FunctionBuilder, vmctx: Value, g: u32) -> Result<Value, CompileError> {
         match g.checked_sub(self.module.num_imported_globals) {
-            Some(def) => Ok(b.ins().iadd_imm(vmctx, i64::from(self.offsets.defined_global(def)))),
+            Some(def) => Ok(b.ins().iadd_imm_s(vmctx, i64::from(self.offsets.defined_global(def)))),
             None => self.load_ro(b, vmctx, self.offsets.global_ptr(g)),
         }
     }

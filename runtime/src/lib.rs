@@ -1,5 +1,6 @@
 //! kiln's runtime: everything that exists while guest code runs.
 //!
+//! * [`stack`]: the native stack budget (`max_wasm_stack`) of every tier.
 //! * [`store`]: the untyped store ([`StoreOpaque`]) owning instances,
 //!   memories, tables, globals, host functions and externrefs.
 //! * [`instance`]: VMContext allocation and instantiation.
@@ -39,6 +40,7 @@ pub mod memory;
 pub mod module;
 #[cfg(unix)]
 pub mod native;
+pub mod stack;
 pub mod store;
 pub mod table;
 #[cfg(unix)]

@@ -16,7 +16,8 @@
 //!
 //! 1. sets the store's `VMStoreContext::stack_limit` on the outermost entry
 //!    (`max_wasm_stack` bytes below the entry, never closer than
-//!    [`HOST_STACK_RESERVE`] to the end of the thread's stack), which every
+//!    [`crate::stack::HOST_STACK_RESERVE`] to the end of the thread's
+//!    stack), which every
 //!    compiled prologue checks — native stack overflow becomes the
 //!    "call stack exhausted" trap, also when native and host frames
 //!    alternate, because nested entries keep the outermost limit;
@@ -41,16 +42,12 @@ use crate::store::StoreOpaque;
 use crate::traphandlers::{catch_traps, TrapInfo};
 use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
-use std::cell::Cell;
+use crate::stack::{approx_sp, stack_limit_below};
 use std::sync::Arc;
 
 /// `func_index` of code that is not a wasm function (trampolines) in the
 /// code registry.
 pub const TRAMPOLINE_INDEX: u32 = u32::MAX;
-
-/// Bytes of thread stack kept free below `VMStoreContext::stack_limit` for
-/// host functions called from wasm running near the limit.
-pub const HOST_STACK_RESERVE: usize = 128 * 1024;
 
 /// What a [`NativeReloc`] refers to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -235,56 +232,6 @@ pub fn libcall_address(lc: LibCall) -> usize {
     }
 }
 
-#[inline(always)]
-fn approx_sp() -> usize {
-    let marker = 0u8;
-    core::hint::black_box(&marker) as *const u8 as usize
-}
-
-thread_local! {
-    /// Lowest usable address of this thread's stack (0 = not known yet,
-    /// 1 = unknown), from `pthread_getattr_np`.
-    static STACK_LOW: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The lowest address of the current thread's stack, if the platform says.
-fn thread_stack_low() -> Option<usize> {
-    let cached = STACK_LOW.with(Cell::get);
-    if cached > 1 {
-        return Some(cached);
-    }
-    if cached == 1 {
-        return None;
-    }
-    let low = query_stack_low();
-    STACK_LOW.with(|c| c.set(low.unwrap_or(1)));
-    low
-}
-
-#[cfg(target_os = "linux")]
-fn query_stack_low() -> Option<usize> {
-    // SAFETY: `attr` is initialised by `pthread_getattr_np` before use and
-    // destroyed once; the out-pointers point to locals.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return None;
-        }
-        let mut addr: *mut libc::c_void = core::ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        // The lowest page is the guard (or below the mapping for the main
-        // thread, whose reported size is the rlimit).
-        (rc == 0 && !addr.is_null()).then(|| addr as usize + rustix::param::page_size())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn query_stack_low() -> Option<usize> {
-    None
-}
-
 /// The `array_call` entry of every function with native code (see the
 /// module documentation).
 ///
@@ -315,11 +262,7 @@ pub unsafe extern "C" fn native_array_call(
         let sp = approx_sp();
         let outermost = (*vmstore).stack_limit == 0;
         if outermost {
-            let mut limit = sp.saturating_sub((*store).config.max_wasm_stack);
-            if let Some(low) = thread_stack_low() {
-                limit = limit.max(low.saturating_add(HOST_STACK_RESERVE));
-            }
-            (*vmstore).stack_limit = limit.max(1);
+            (*vmstore).stack_limit = stack_limit_below(sp, (*store).config.max_wasm_stack);
         } else if sp < (*vmstore).stack_limit {
             (*store).pending_error = Some(Error::trap(Trap::new(TrapCode::StackOverflow)));
             return false;

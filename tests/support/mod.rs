@@ -1,7 +1,10 @@
-//! Helpers shared by the integration tests that run real programs through
-//! the `kiln` binary (`tests/programs.rs`, `tests/bench_inputs.rs`).
+//! Helpers shared by the integration tests: running real programs through
+//! the `kiln` binary (`tests/programs.rs`, `tests/bench_inputs.rs`), and
+//! running embedding-API tests in every tier ([`tiers`]).
 
 #![allow(dead_code)]
+
+pub mod tiers;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

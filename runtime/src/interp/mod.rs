@@ -26,10 +26,6 @@ use exec::Unwind;
 use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::TrapCode;
 
-/// Host stack that nested host→wasm→host→… activations may use, in bytes.
-/// Beyond it, a new activation traps with "call stack exhausted" instead
-/// of overflowing the host stack.
-const HOST_STACK_BUDGET: usize = 512 * 1024;
 
 /// A caller's state saved across a wasm→wasm call.
 #[derive(Clone, Copy)]
@@ -93,10 +89,6 @@ impl InterpStack {
     }
 }
 
-fn approx_sp() -> usize {
-    let marker = 0u8;
-    core::hint::black_box(&marker) as *const u8 as usize
-}
 
 /// The array-call entry of every interpreted function (see
 /// [`kiln_aot_format::vm::VMArrayCallFn`]).
@@ -163,9 +155,12 @@ unsafe fn enter(
             return Err(TrapCode::InternalError.into());
         }
         (*stack).ensure_allocated();
-        let sp = approx_sp();
+        // Nested activations (host → wasm → host → …) share the native
+        // stack budget of the outermost one (`crate::stack`), as native
+        // code does.
+        let sp = crate::stack::approx_sp();
         if (*stack).depth == 0 {
-            (*stack).host_stack_limit = sp.saturating_sub(HOST_STACK_BUDGET);
+            (*stack).host_stack_limit = crate::stack::stack_limit_below(sp, (*store).config.max_wasm_stack);
         } else if sp < (*stack).host_stack_limit {
             return Err(TrapCode::StackOverflow.into());
         }

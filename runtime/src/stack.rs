@@ -1,0 +1,100 @@
+//! The native stack budget of guest execution, shared by every tier.
+//!
+//! The outermost host→wasm entry of a store fixes a limit `max_wasm_stack`
+//! bytes below its stack pointer; nested entries (wasm → host → wasm …) and
+//! native prologues check against it, so deep alternation of host and guest
+//! frames ends in the "call stack exhausted" trap in every tier. The limit
+//! is never placed closer than [`HOST_STACK_RESERVE`] to the end of the
+//! thread's stack (where the platform reports it), so a thread with a small
+//! stack traps instead of overflowing it.
+
+use std::cell::Cell;
+
+/// Bytes of thread stack kept free below the limit for host functions
+/// called from wasm that runs near it.
+pub const HOST_STACK_RESERVE: usize = 128 * 1024;
+
+/// An address close to the current stack pointer.
+#[inline(always)]
+pub fn approx_sp() -> usize {
+    let marker = 0u8;
+    core::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// The limit for an outermost entry at `sp` allowing `max_wasm_stack` bytes
+/// (see the module documentation). Never 0 (0 means "no limit set").
+pub fn stack_limit_below(sp: usize, max_wasm_stack: usize) -> usize {
+    let mut limit = sp.saturating_sub(max_wasm_stack);
+    if let Some(low) = thread_stack_low() {
+        limit = limit.max(low.saturating_add(HOST_STACK_RESERVE));
+    }
+    limit.max(1)
+}
+
+thread_local! {
+    /// Lowest usable address of this thread's stack (0 = not known yet,
+    /// 1 = unknown), from `pthread_getattr_np`.
+    static STACK_LOW: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The lowest address of the current thread's stack, if the platform says.
+fn thread_stack_low() -> Option<usize> {
+    let cached = STACK_LOW.with(Cell::get);
+    if cached > 1 {
+        return Some(cached);
+    }
+    if cached == 1 {
+        return None;
+    }
+    let low = query_stack_low();
+    STACK_LOW.with(|c| c.set(low.unwrap_or(1)));
+    low
+}
+
+#[cfg(target_os = "linux")]
+fn query_stack_low() -> Option<usize> {
+    // SAFETY: `attr` is initialised by `pthread_getattr_np` before use and
+    // destroyed once; the out-pointers point to locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        // The lowest page is the guard (or below the mapping for the main
+        // thread, whose reported size is the rlimit).
+        (rc == 0 && !addr.is_null()).then(|| addr as usize + rustix::param::page_size())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn query_stack_low() -> Option<usize> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_respects_the_thread_stack() {
+        std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| {
+                let sp = approx_sp();
+                let limit = stack_limit_below(sp, 64 << 20);
+                assert!(limit < sp, "{limit:#x} {sp:#x}");
+                if cfg!(target_os = "linux") {
+                    // Far less than 64 MiB below: clamped to the stack.
+                    assert!(sp - limit < 512 * 1024, "{limit:#x} {sp:#x}");
+                }
+                assert_eq!(stack_limit_below(sp, 4096), sp - 4096);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}
