@@ -21,163 +21,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-
-/// The WebAssembly text or binary of a workload, embedded in the binary so
-/// that the benchmark runs from any working directory.
-enum Source {
-    /// WebAssembly text, converted to binary with the `wat` crate.
-    Text(&'static str),
-    /// A prebuilt WebAssembly binary.
-    Binary(&'static [u8]),
-}
-
-/// One benchmark program.
-struct Workload {
-    /// Short name, used in the table and matched by the command-line filter.
-    name: &'static str,
-    /// The module; it exports `run: (i32) -> i32`.
-    source: Source,
-    /// The argument passed to `run`; it sizes the work.
-    arg: i32,
-    /// Computes, natively, what `run(arg)` must return.
-    expected: fn(i32) -> i32,
-}
-
-/// The rounds `run` performs in the C program workload.
-const PROG_ROUNDS: i32 = 12;
-
-/// What `run(PROG_ROUNDS)` returns in `fixtures/c/prog.wasm`, as printed by
-/// the natively compiled `prog.c` (`fixtures/c/build.sh` checks it).
-const PROG_EXPECTED: u32 = 2_194_960_125;
-
-/// All workloads, in the order they are reported.
-fn workloads() -> Vec<Workload> {
-    vec![
-        Workload {
-            name: "fib_recursive",
-            source: Source::Text(include_str!("../fixtures/fib.wat")),
-            arg: 34,
-            expected: reference::fib,
-        },
-        Workload {
-            name: "int_loop",
-            source: Source::Text(include_str!("../fixtures/int_loop.wat")),
-            arg: 25_000_000,
-            expected: reference::int_loop,
-        },
-        Workload {
-            name: "sieve",
-            source: Source::Text(include_str!("../fixtures/sieve.wat")),
-            arg: 16_000_000,
-            expected: reference::sieve,
-        },
-        Workload {
-            name: "matmul_f64",
-            source: Source::Text(include_str!("../fixtures/matmul.wat")),
-            arg: 300,
-            expected: reference::matmul,
-        },
-        Workload {
-            name: "call_indirect",
-            source: Source::Text(include_str!("../fixtures/call_indirect.wat")),
-            arg: 10_000_000,
-            expected: reference::call_indirect,
-        },
-        Workload {
-            name: "c_program",
-            source: Source::Binary(include_bytes!("../fixtures/c/prog.wasm")),
-            arg: PROG_ROUNDS,
-            expected: |_| PROG_EXPECTED as i32,
-        },
-    ]
-}
-
-/// Native re-implementations of the text-format workloads, mirroring the
-/// `.wat` files operation for operation (wrapping i32 arithmetic, the same
-/// floating-point evaluation order).
-mod reference {
-    /// `fixtures/fib.wat`: the `n`th Fibonacci number, wrapped to i32.
-    pub fn fib(n: i32) -> i32 {
-        let (mut a, mut b) = (0u64, 1u64);
-        for _ in 0..n {
-            (a, b) = (b, a.wrapping_add(b));
-        }
-        a as i32
-    }
-
-    /// `fixtures/int_loop.wat`: xorshift32 feeding an LCG accumulator.
-    pub fn int_loop(n: i32) -> i32 {
-        let mut x: u32 = 0x2545_f491;
-        let mut acc: u32 = 0;
-        for i in 0..n as u32 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            acc = acc
-                .wrapping_mul(1_664_525)
-                .wrapping_add(x ^ i)
-                .wrapping_add(1_013_904_223);
-        }
-        acc as i32
-    }
-
-    /// `fixtures/sieve.wat`: the number of primes below `n`.
-    pub fn sieve(n: i32) -> i32 {
-        let n = n as usize;
-        let mut maybe_prime = vec![true; n];
-        let mut i = 2;
-        while i * i < n {
-            if maybe_prime[i] {
-                for j in (i * i..n).step_by(i) {
-                    maybe_prime[j] = false;
-                }
-            }
-            i += 1;
-        }
-        maybe_prime.iter().skip(2).filter(|&&p| p).count() as i32
-    }
-
-    /// `fixtures/matmul.wat`: folded bit pattern of the sum of A * B.
-    pub fn matmul(n: i32) -> i32 {
-        let n = n as usize;
-        let a: Vec<f64> = (0..n * n)
-            .map(|x| ((3 * (x / n) + 7 * (x % n)) % 17) as f64 * 0.25 - 1.0)
-            .collect();
-        let b: Vec<f64> = (0..n * n)
-            .map(|x| ((5 * (x / n) + 11 * (x % n)) % 13) as f64 * 0.5 + 0.125)
-            .collect();
-        let mut sum = 0.0f64;
-        for i in 0..n {
-            for j in 0..n {
-                let mut acc = 0.0f64;
-                for k in 0..n {
-                    acc += a[i * n + k] * b[k * n + j];
-                }
-                sum += acc;
-            }
-        }
-        let bits = sum.to_bits();
-        (bits ^ (bits >> 32)) as i32
-    }
-
-    /// `fixtures/call_indirect.wat`: `n` steps of table-driven dispatch.
-    pub fn call_indirect(n: i32) -> i32 {
-        let mut acc: u32 = 1;
-        for i in 0..n as u32 {
-            acc = match (acc ^ i) & 7 {
-                0 => acc.wrapping_add(i),
-                1 => acc.wrapping_sub(i),
-                2 => acc ^ i.wrapping_mul(0x9e37_79b9),
-                3 => (acc | 1).wrapping_mul(0x0100_0193),
-                4 => acc.rotate_left(i & 31),
-                5 => (acc >> 3).wrapping_add(i),
-                6 => !acc,
-                _ => (acc ^ (acc >> 15)).wrapping_add(0x2545_f491),
-            };
-        }
-        acc as i32
-    }
-}
+use kiln_benches::{Workload, geometric_mean, median_secs, workloads};
 
 /// An instantiated workload in one engine, ready to be called.
 trait Runner {
@@ -361,18 +205,6 @@ fn measure(
     Ok(measurement)
 }
 
-/// The median of `times`, in seconds (`times` is not empty).
-fn median_secs(times: &[Duration]) -> f64 {
-    let mut secs: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
-    secs.sort_by(f64::total_cmp);
-    let mid = secs.len() / 2;
-    if secs.len().is_multiple_of(2) {
-        f64::midpoint(secs[mid - 1], secs[mid])
-    } else {
-        secs[mid]
-    }
-}
-
 fn main() -> ExitCode {
     match run_benchmarks() {
         Ok(()) => ExitCode::SUCCESS,
@@ -404,14 +236,10 @@ fn run_benchmarks() -> Result<()> {
         "{:<16} {:>12} {:>12} {:>11} {:>5}",
         "workload", "kiln (ms)", "wasmi (ms)", "kiln/wasmi", "runs"
     );
-    let mut log_ratio_sum = 0.0;
+    let mut ratios = Vec::with_capacity(selected.len());
     for workload in &selected {
-        let wasm = match &workload.source {
-            Source::Text(text) => wat::parse_str(text)
-                .with_context(|| format!("parsing the text of `{}`", workload.name))?,
-            Source::Binary(bytes) => bytes.to_vec(),
-        };
-        let expected = (workload.expected)(workload.arg);
+        let wasm = workload.wasm()?;
+        let expected = workload.expected_result();
         let mut kiln = KilnRunner::new(&kiln_engine, &wasm)
             .with_context(|| format!("instantiating `{}` in kiln", workload.name))?;
         let mut wasmi = WasmiRunner::new(&wasmi_engine, &wasm)
@@ -421,7 +249,7 @@ fn run_benchmarks() -> Result<()> {
         let kiln_median = median_secs(&measurement.kiln);
         let wasmi_median = median_secs(&measurement.wasmi);
         let ratio = kiln_median / wasmi_median;
-        log_ratio_sum += ratio.ln();
+        ratios.push(ratio);
         println!(
             "{:<16} {:>12.1} {:>12.1} {:>11.2} {:>5}",
             workload.name,
@@ -431,10 +259,11 @@ fn run_benchmarks() -> Result<()> {
             measurement.kiln.len()
         );
     }
-    let geometric_mean = (log_ratio_sum / selected.len() as f64).exp();
-    println!(
-        "{:<16} {:>12} {:>12} {:>11.2}",
-        "geometric mean", "", "", geometric_mean
-    );
+    if let Some(mean) = geometric_mean(&ratios) {
+        println!(
+            "{:<16} {:>12} {:>12} {:>11.2}",
+            "geometric mean", "", "", mean
+        );
+    }
     Ok(())
 }
