@@ -62,6 +62,7 @@ pub struct Config {
     pub(crate) memory: MemoryConfig,
     pub(crate) max_wasm_stack: usize,
     pub(crate) epoch_interruption: bool,
+    pub(crate) compile_threads: usize,
     pub(crate) features: WasmFeatureSet,
 }
 
@@ -72,6 +73,7 @@ impl Default for Config {
             memory: MemoryConfig::default(),
             max_wasm_stack: StoreConfig::default().max_wasm_stack,
             epoch_interruption: true,
+            compile_threads: 0,
             features: WasmFeatureSet::wasm2(),
         }
     }
@@ -118,6 +120,15 @@ impl Config {
     /// a runaway guest can only be stopped by ending the process.
     pub fn epoch_interruption(&mut self, enable: bool) -> &mut Self {
         self.epoch_interruption = enable;
+        self
+    }
+    /// Threads that compile a module's functions in parallel when the
+    /// strategy compiles eagerly (`jit`): `0` (the default) means one per
+    /// core (`std::thread::available_parallelism`), `1` compiles on the
+    /// calling thread. Modules with less than 16 KiB of code always
+    /// compile on the calling thread.
+    pub fn compile_threads(&mut self, threads: usize) -> &mut Self {
+        self.compile_threads = threads;
         self
     }
     /// The wasm proposals modules may use (default: exactly Wasm 2.0

@@ -55,7 +55,10 @@ impl Jit {
     pub(crate) fn new(config: &Config) -> Result<Jit> {
         let compiler = Compiler::native(compiler_options(config))
             .map_err(|e| Error::unsupported(format!("the JIT cannot target this host: {e}")))?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = match config.compile_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         Ok(Jit { compiler, threads, host: Mutex::new(HostTrampolineCache::default()) })
     }
 

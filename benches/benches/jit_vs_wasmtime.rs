@@ -20,10 +20,11 @@
 //!    folder has expected files); anything else is a failure, reported
 //!    loudly and not timed. The section is skipped, with a note, when the
 //!    folder is absent.
-//! 3. **Compile**: `Module::new` for the largest modules, in kiln (all
-//!    cores) and Wasmtime with `parallel_compilation(false)` (one thread) and
-//!    `(true)` (all cores), reported as bytes of the code section (the
-//!    function bodies) per second.
+//! 3. **Compile**: `Module::new` for the largest modules, in kiln with
+//!    `compile_threads(1)` and the default (all cores) and in Wasmtime with
+//!    `parallel_compilation(false)` (one thread) and `(true)` (all cores),
+//!    reported as bytes of the code section (the function bodies) per
+//!    second.
 //!
 //! Timing. In sections 1 and 2 each runtime compiles a module once, untimed,
 //! before its runs, and the timed part of a run is instantiation plus the
@@ -162,6 +163,7 @@ struct Output {
 
 /// kiln with `Strategy::Jit`.
 struct Kiln {
+    label: &'static str,
     engine: kiln::Engine,
     /// Resolves nothing: the workloads have no imports.
     plain: kiln::Linker<()>,
@@ -170,12 +172,14 @@ struct Kiln {
 }
 
 impl Kiln {
-    /// `epochs` is `Config::epoch_interruption`.
-    fn new(epochs: bool) -> Result<Kiln> {
+    /// `epochs` is `Config::epoch_interruption`, `threads` is
+    /// `Config::compile_threads` (0 = all cores).
+    fn new(label: &'static str, threads: usize, epochs: bool) -> Result<Kiln> {
         let mut config = kiln::Config::new();
         config
             .strategy(kiln::Strategy::Jit)
-            .epoch_interruption(epochs);
+            .epoch_interruption(epochs)
+            .compile_threads(threads);
         let engine = kiln::Engine::new(&config)?;
         let mut wasi = kiln::Linker::<kiln::wasi::WasiCtx>::new(&engine);
         kiln::wasi::add_to_linker(&mut wasi, |ctx| ctx)?;
@@ -183,6 +187,7 @@ impl Kiln {
             wasi.func_wrap("bench", hook, || {})?;
         }
         Ok(Kiln {
+            label,
             plain: kiln::Linker::new(&engine),
             wasi,
             engine,
@@ -192,7 +197,7 @@ impl Kiln {
 
 impl Runtime for Kiln {
     fn label(&self) -> &'static str {
-        "kiln"
+        self.label
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled + '_>> {
@@ -795,9 +800,11 @@ impl Report {
         );
         println!("ratio = kiln / wasmtime throughput: above 1.00 kiln compiles faster");
         println!(
-            "{:<16} {:>8} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>10}",
+            "{:<16} {:>8} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>10}",
             "module",
             "code KB",
+            "kiln 1-thr ms",
+            "MB/s",
             "kiln all ms",
             "MB/s",
             "wt 1-thr ms",
@@ -807,41 +814,37 @@ impl Report {
             "ratio 1-thr",
             "ratio all"
         );
-        let mut all_cores = Vec::new();
+        let (mut single, mut all) = (Vec::new(), Vec::new());
         for row in self.rows(Section::Compile) {
             let Ok(Measured { medians: m, .. }) = &row.result else {
-                println!(
-                    "{:<16} {:>8.1} | FAILED",
-                    row.name,
-                    row.code_bytes as f64 / 1e3
-                );
+                println!("{:<16} {:>8.1} | FAILED", row.name, row.code_bytes as f64 / 1e3);
                 continue;
             };
             let throughput = |secs: f64| row.code_bytes as f64 / secs / 1e6;
-            let [kiln, wasmtime_single, wasmtime_all] = [m[0], m[1], m[2]];
-            let ratio = wasmtime_all / kiln;
-            all_cores.push(ratio);
+            // Contender order: kiln (all cores), kiln (1 thread), Wasmtime
+            // (1 thread), Wasmtime (all cores).
+            let [kiln_all, kiln_single, wasmtime_single, wasmtime_all] = [m[0], m[1], m[2], m[3]];
+            let (ratio_single, ratio_all) = (wasmtime_single / kiln_single, wasmtime_all / kiln_all);
+            single.push(ratio_single);
+            all.push(ratio_all);
             println!(
-                "{:<16} {:>8.1} | {} {:>6.2} | {} {:>6.2} | {} {:>6.2} | {:>11} {ratio:>10.2}",
+                "{:<16} {:>8.1} | {} {:>6.2} | {} {:>6.2} | {} {:>6.2} | {} {:>6.2} | {ratio_single:>11.2} {ratio_all:>10.2}",
                 row.name,
                 row.code_bytes as f64 / 1e3,
-                ms(kiln, 11),
-                throughput(kiln),
+                ms(kiln_single, 11),
+                throughput(kiln_single),
+                ms(kiln_all, 11),
+                throughput(kiln_all),
                 ms(wasmtime_single, 11),
                 throughput(wasmtime_single),
                 ms(wasmtime_all, 11),
                 throughput(wasmtime_all),
-                // TODO(kiln single-thread compile): kiln has no public way to
-                // limit its compile threads; measure it once it has one.
-                "n/a",
             );
         }
-        if let Some(mean) = geometric_mean(&all_cores) {
-            println!("{:<16} {:>8} | {:>74} {mean:>10.2}", "geomean", "", "");
+        if let (Some(s1), Some(sa)) = (geometric_mean(&single), geometric_mean(&all)) {
+            println!("{:<16} {:>8} | {:>95} {s1:>11.2} {sa:>10.2}", "geomean", "", "");
         }
-        println!(
-            "wt = wasmtime; kiln 1-thr: n/a (TODO: kiln has no public setting to limit its compile threads)"
-        );
+        println!("wt = wasmtime; 1-thr: Config::compile_threads(1) / parallel_compilation(false)");
     }
 }
 
@@ -935,7 +938,7 @@ fn main() -> ExitCode {
 /// failed.
 fn run_benchmarks() -> Result<bool> {
     let options = Options::parse(std::env::args().skip(1))?;
-    let kiln = Kiln::new(options.epochs).context("creating the kiln engine")?;
+    let kiln = Kiln::new("kiln", 0, options.epochs).context("creating the kiln engine")?;
     let wasmtime =
         Wasmtime::new("wasmtime", true, options.epochs).context("creating the Wasmtime engine")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -1018,12 +1021,10 @@ fn run_benchmarks() -> Result<bool> {
         );
     }
 
-    println!("\n== compile: kiln (all cores) | wasmtime (1 thread) | wasmtime (all cores) ==");
-    // TODO(kiln single-thread compile): add a kiln contender limited to one
-    // compile thread once kiln has a public knob for it; kiln sizes its
-    // worker pool with `std::thread::available_parallelism()`.
+    println!("\n== compile: kiln (all cores) | kiln (1 thread) | wasmtime (1 thread) | wasmtime (all cores) ==");
+    let kiln_single = Kiln::new("kiln (1 thread)", 1, options.epochs).context("creating the kiln engine")?;
     let wasmtime_single = Wasmtime::new("wasmtime (1 thread)", false, options.epochs)?;
-    let compilers: [&dyn Runtime; 3] = [&kiln, &wasmtime_single, &wasmtime];
+    let compilers: [&dyn Runtime; 4] = [&kiln, &kiln_single, &wasmtime_single, &wasmtime];
     let mut modules: Vec<(String, Result<Vec<u8>>)> = Vec::new();
     if have_inputs {
         for path in COMPILE_MODULES {
