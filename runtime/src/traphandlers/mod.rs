@@ -110,6 +110,9 @@ thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(ptr::null()) };
     /// This thread's alternate signal stack, once installed.
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
+    /// Whether this thread has a large enough alternate stack (ours or the
+    /// embedder's): the per-entry fast path of [`ensure_alt_stack`].
+    static ALT_STACK_READY: Cell<bool> = const { Cell::new(false) };
 }
 
 const SIGNALS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
@@ -298,6 +301,7 @@ impl AltStack {
 
 impl Drop for AltStack {
     fn drop(&mut self) {
+        let _ = ALT_STACK_READY.try_with(|r| r.set(false));
         // SAFETY: querying the current alternate stack into local storage.
         let mut cur: libc::stack_t = unsafe { core::mem::zeroed() };
         // SAFETY: `cur` is writable; a null new stack only queries.
@@ -318,6 +322,9 @@ impl Drop for AltStack {
 /// Installs this thread's alternate signal stack unless it has one of at
 /// least [`ALT_STACK_SIZE`] bytes.
 fn ensure_alt_stack() {
+    if ALT_STACK_READY.try_with(Cell::get).unwrap_or(false) {
+        return;
+    }
     let _ = ALT_STACK.try_with(|slot| {
         if slot.borrow().is_some() {
             return;
@@ -327,9 +334,13 @@ fn ensure_alt_stack() {
         // SAFETY: `cur` is writable; a null new stack only queries.
         let rc = unsafe { libc::sigaltstack(ptr::null(), &mut cur) };
         if rc == 0 && cur.ss_flags & libc::SS_DISABLE == 0 && cur.ss_size >= ALT_STACK_SIZE {
-            return; // the embedder's own stack is big enough
+            // The embedder's own stack is big enough.
+            let _ = ALT_STACK_READY.try_with(|r| r.set(true));
+            return;
         }
-        *slot.borrow_mut() = AltStack::install();
+        let installed = AltStack::install();
+        let _ = ALT_STACK_READY.try_with(|r| r.set(installed.is_some()));
+        *slot.borrow_mut() = installed;
     });
 }
 
