@@ -161,8 +161,11 @@ impl Jit {
     }
 }
 
+/// A function's trap table and relocations in the runtime's terms.
+type NativeParts = (Vec<(u32, TrapCode)>, Vec<NativeReloc>);
+
 /// A compiled function's trap table and relocations in the runtime's terms.
-fn native_parts(f: &CompiledFunction) -> Result<(Vec<(u32, TrapCode)>, Vec<NativeReloc>)> {
+fn native_parts(f: &CompiledFunction) -> Result<NativeParts> {
     let traps = f.traps.iter().map(|t| (t.code_offset, t.code)).collect();
     let mut relocs = Vec::with_capacity(f.relocs.len());
     for r in &f.relocs {

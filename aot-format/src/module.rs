@@ -25,7 +25,7 @@ pub struct ModuleError {
 
 impl From<wasmparser::BinaryReaderError> for ModuleError {
     fn from(e: wasmparser::BinaryReaderError) -> Self {
-        ModuleError { offset: e.offset() as u64, message: e.message().to_string() }
+        ModuleError { offset: e.offset(), message: e.message().to_string() }
     }
 }
 
@@ -109,7 +109,7 @@ impl ConstExpr {
         let mut reader = expr.get_operators_reader();
         let mut ops = Vec::new();
         loop {
-            let offset = reader.original_position() as u64;
+            let offset = reader.original_position();
             let op = reader.read()?;
             ops.push(match op {
                 O::End => break,
@@ -333,7 +333,7 @@ impl ModuleInfo {
             Payload::GlobalSection(reader) => {
                 for g in reader {
                     let g = g?;
-                    let offset = g.init_expr.get_binary_reader().original_position() as u64;
+                    let offset = g.init_expr.get_binary_reader().original_position();
                     self.globals.push(convert_global(g.ty, offset)?);
                     self.global_inits.push(ConstExpr::parse(&g.init_expr)?);
                 }

@@ -57,7 +57,7 @@ pub const fn kind_size(kind: &str, ptr: PtrSize) -> u32 {
 }
 
 const fn align_up(x: u32, a: u32) -> u32 {
-    (x + a - 1) / a * a
+    x.div_ceil(a) * a
 }
 
 macro_rules! vm_structs {
@@ -443,6 +443,6 @@ mod tests {
         assert!(o.defined_globals >= o.global_ptr(3));
         assert_eq!(o.defined_globals % 16, 0);
         assert!(o.func_refs >= o.defined_global(2));
-        assert_eq!(o.size, (o.func_ref(3) + 15) / 16 * 16);
+        assert_eq!(o.size, o.func_ref(3).div_ceil(16) * 16);
     }
 }

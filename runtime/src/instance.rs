@@ -18,7 +18,7 @@ use kiln_aot_format::vm::{
 };
 use kiln_aot_format::{
     ConstExpr, ConstOp, DataSegmentKind, DefinedFuncIndex, ElemItems, ElemSegmentKind, EntityIndex, TrapCode,
-    VMSharedTypeIndex, WasmFuncType,
+    WasmFuncType,
 };
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -314,7 +314,7 @@ impl StoreOpaque {
             (*header).magic = VMCONTEXT_MAGIC;
             (*header).store_context = &mut *self.vm_store_context;
             (*header).builtins = crate::builtins::BUILTINS_TABLE.as_ptr();
-            (*header).type_ids = module.type_ids.as_ptr() as *const VMSharedTypeIndex;
+            (*header).type_ids = module.type_ids.as_ptr();
             (*header).instance = inst_ptr.cast();
 
             // Functions: imports, then this instance's funcrefs.

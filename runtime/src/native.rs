@@ -341,7 +341,7 @@ unsafe fn walk_frames(mut fp: usize, low: usize, high: usize, out: &mut Vec<(u64
     if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) || low == 0 {
         return;
     }
-    while fp >= low && fp.checked_add(2 * WORD).is_some_and(|end| end <= high) && fp % WORD == 0 && out.len() < 100_000 {
+    while fp >= low && fp.checked_add(2 * WORD).is_some_and(|end| end <= high) && fp.is_multiple_of(WORD) && out.len() < 100_000 {
         // SAFETY: `fp .. fp + 2 words` is inside `[low, high)`.
         let (next, ret) = unsafe { (*(fp as *const usize), *((fp + WORD) as *const usize)) };
         // The return address follows the call; `ret - 1` is inside it.

@@ -253,7 +253,7 @@ pub(crate) unsafe fn run(
             mb,
             ml,
             trap: TrapCode::InternalError,
-            epoch: (*(*store).vm_store_context).epoch_ptr,
+            epoch: (*store).vm_store_context.epoch_ptr,
             deadline: (*store).vm_store_context.epoch_deadline,
             vmstore: &*(*store).vm_store_context,
             budget: CHECK_INTERVAL,

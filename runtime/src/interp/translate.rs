@@ -104,7 +104,7 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
     });
     let mut ops = body.get_operators_reader()?;
     while !ops.eof() {
-        let offset = ops.original_position() as u64;
+        let offset = ops.original_position();
         let op = ops.read()?;
         t.op(op, offset)?;
     }
@@ -361,10 +361,10 @@ impl Translator<'_> {
 
     fn materialize_locals(&mut self, only: Option<Slot>) {
         for idx in 0..self.stack.len() {
-            if let Operand::Local(s) = self.stack[idx] {
-                if only.is_none_or(|o| o == s) {
-                    self.materialize(idx);
-                }
+            if let Operand::Local(s) = self.stack[idx]
+                && only.is_none_or(|o| o == s)
+            {
+                self.materialize(idx);
             }
         }
     }
@@ -410,14 +410,14 @@ impl Translator<'_> {
             self.emit_dst(Instr::BinaryImm { dst, a, imm, kind });
             return;
         }
-        if kind.commutative() {
-            if let Some(imm) = imm(self.stack[n - 2]) {
-                let a = self.pop();
-                self.stack.pop();
-                let dst = self.push_temp();
-                self.emit_dst(Instr::BinaryImm { dst, a, imm, kind });
-                return;
-            }
+        if kind.commutative()
+            && let Some(imm) = imm(self.stack[n - 2])
+        {
+            let a = self.pop();
+            self.stack.pop();
+            let dst = self.push_temp();
+            self.emit_dst(Instr::BinaryImm { dst, a, imm, kind });
+            return;
         }
         self.binary(f)
     }
@@ -570,13 +570,13 @@ impl Translator<'_> {
         if self.stack[idx] == Operand::Temp && self.last == Some(self.code.len() - 1) {
             let top_slot = self.temps + idx as u32;
             let mut last = self.code[self.code.len() - 1];
-            if last.dst_mut().copied() == Some(top_slot) {
-                if let Some(fused) = fused_branch(last) {
-                    self.code.pop();
-                    self.last = None;
-                    self.stack.pop();
-                    return fused;
-                }
+            if last.dst_mut().copied() == Some(top_slot)
+                && let Some(fused) = fused_branch(last)
+            {
+                self.code.pop();
+                self.last = None;
+                self.stack.pop();
+                return fused;
             }
         }
         let cond = self.pop();
@@ -730,16 +730,16 @@ impl Translator<'_> {
         {
             let top_slot = self.temps + top as u32;
             let last = self.code.len() - 1;
-            if let Some(d) = self.code[last].dst_mut() {
-                if *d == top_slot {
-                    *d = dst;
-                    self.stack.pop();
-                    self.last = None;
-                    if tee {
-                        self.stack.push(Operand::Local(dst));
-                    }
-                    return;
+            if let Some(d) = self.code[last].dst_mut()
+                && *d == top_slot
+            {
+                *d = dst;
+                self.stack.pop();
+                self.last = None;
+                if tee {
+                    self.stack.push(Operand::Local(dst));
                 }
+                return;
             }
         }
         if self.stack[top] == Operand::Local(dst) {
