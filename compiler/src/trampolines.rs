@@ -152,9 +152,8 @@ impl Compiler {
         let p = b.block_params(entry).to_vec();
         let (callee, caller_vmctx, args) = (p[0], p[1], p[2]);
 
-        // HOOK(entry-frame): the JIT integration records the entry stack
-        // pointer / frame pointer of this host→wasm activation here (for
-        // trap unwinding and backtraces), before the call below.
+        // The entry's stack limit and trap landing are set up by the
+        // runtime's caller (`native_array_call`), not here.
 
         // The funcref's fields: `wasm_call` changes on tier-up (plain
         // trusted load), `vmctx` never changes.

@@ -91,6 +91,16 @@ impl RuntimeModule {
         cell.get_or_init(|| translate::translate(&self.info, &self.wasm, def)).as_ref()
     }
 
+    /// The backtrace frame of function `func_index` (names from the name
+    /// section), as every tier reports it.
+    pub fn frame_info(&self, func_index: u32) -> crate::error::FrameInfo {
+        crate::error::FrameInfo {
+            func_index,
+            func_name: self.info.func_names.get(&func_index.into()).cloned(),
+            module_name: self.info.name.clone(),
+        }
+    }
+
     /// The module's native code, if it was compiled.
     #[inline]
     pub fn native(&self) -> Option<&NativeCode> {

@@ -308,7 +308,7 @@ unsafe fn report(store: *mut StoreOpaque, info: &TrapInfo, entry_sp: usize) {
     let store = unsafe { &mut *store };
     let names: Vec<FrameInfo> = frames.iter().map(|&(reg, f)| frame_info(store, reg, f)).collect();
     if info.raised {
-        let mut err = store.pending_error.take().unwrap_or_else(|| Error::msg("a call failed without reporting an error"));
+        let mut err = store.take_pending_error();
         if let Some(trap) = err.as_trap_mut() {
             for f in names {
                 trap.push_frame(f);
@@ -365,11 +365,7 @@ fn frame_info(store: &StoreOpaque, reg: u64, func_index: u32) -> FrameInfo {
         .map(|i| i.module())
         .find(|m| m.native().is_some_and(|n| n.registration_id() == reg));
     match module {
-        Some(m) => FrameInfo {
-            func_index,
-            func_name: m.info.func_names.get(&func_index.into()).cloned(),
-            module_name: m.info.name.clone(),
-        },
+        Some(m) => m.frame_info(func_index),
         None => FrameInfo { func_index, func_name: None, module_name: None },
     }
 }

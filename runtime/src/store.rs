@@ -250,6 +250,12 @@ impl StoreOpaque {
         self.tables.len() - 1
     }
 
+    /// Takes the error a failed call left in the store (an internal error
+    /// if, against the array-call contract, the callee left none).
+    pub fn take_pending_error(&mut self) -> Error {
+        self.pending_error.take().unwrap_or_else(|| Error::msg("a call failed without reporting an error"))
+    }
+
     /// Calls `fref` from the host with the array-call ABI.
     ///
     /// # Errors
@@ -265,8 +271,7 @@ impl StoreOpaque {
             Ok(())
         } else {
             // SAFETY: the call is over; no other borrow of the store exists.
-            let pending = unsafe { (*store).pending_error.take() };
-            Err(pending.unwrap_or_else(|| Error::msg("a call failed without reporting an error")))
+            Err(unsafe { (*store).take_pending_error() })
         }
     }
 }

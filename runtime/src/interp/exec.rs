@@ -430,8 +430,7 @@ pub(crate) unsafe fn do_return(st: &mut State) -> Exit {
 
 fn frame_info(inst: *mut Instance, func_index: u32) -> FrameInfo {
     // SAFETY: frames only record live instances.
-    let info = unsafe { &(*inst).module().info };
-    FrameInfo { func_index, func_name: info.func_names.get(&func_index.into()).cloned(), module_name: info.name.clone() }
+    unsafe { (*inst).module().frame_info(func_index) }
 }
 
 /// Unwinds this activation's frames into `trap`'s backtrace.

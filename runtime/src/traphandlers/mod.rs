@@ -427,10 +427,7 @@ pub unsafe fn catch_traps<F: FnOnce()>(f: F) -> Result<(), TrapInfo> {
 /// functions owning nothing), so the jump skips no destructor; the caller
 /// itself owns nothing with a destructor.
 pub unsafe fn unwind_to_entry(fp: usize) -> ! {
-    let sp = {
-        let marker = 0u8;
-        core::hint::black_box(&marker) as *const u8 as usize
-    };
+    let sp = crate::stack::approx_sp();
     let act = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
     // SAFETY: a non-null `CURRENT` is this thread's live innermost
     // activation (see `trap_decision`).
