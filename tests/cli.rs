@@ -60,6 +60,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts that kiln succeeded and printed exactly `expected` on stdout.
+fn assert_prints(out: &Output, expected: &str) {
+    assert!(out.status.success(), "stdout: {}\nstderr: {}", stdout(out), stderr(out));
+    assert_eq!(stdout(out), expected);
+}
+
 const MODULE: &str = r#"
 (module
   (func (export "add") (param i32 i32) (result i32)
@@ -87,8 +93,7 @@ fn run_add_prints_the_sum() {
     let dir = TempDir::new("add");
     let file = dir.write("m.wat", MODULE);
     let out = run_invoke(&file, "add", &["2", "3"]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "5\n");
+    assert_prints(&out, "5\n");
 
     // Negative and hex arguments; i32 results print as signed decimal.
     let out = run_invoke(&file, "add", &["-7", "0x2"]);
@@ -135,8 +140,7 @@ fn run_multi_value_prints_one_result_per_line() {
     let dir = TempDir::new("multi");
     let file = dir.write("m.wat", MODULE);
     let out = run_invoke(&file, "multi", &["42"]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "42\n-9000000000\n-0.0\n");
+    assert_prints(&out, "42\n-9000000000\n-0.0\n");
 }
 
 #[test]
@@ -146,8 +150,7 @@ fn run_accepts_a_binary_module() {
     let mut wat = wast::parser::parse::<wast::Wat<'_>>(&buf).expect("parse");
     let file = dir.write("m.wasm", wat.encode().expect("encode"));
     let out = run_invoke(&file, "add", &["40", "2"]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "42\n");
+    assert_prints(&out, "42\n");
 }
 
 #[test]
@@ -327,13 +330,11 @@ fn wasi_argv_is_the_file_as_given_then_every_later_word() {
         &["run", "echo.wat", "--tier", "warp", "--help"],
         b"",
     );
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "echo.wat\n--tier\nwarp\n--help\n");
+    assert_prints(&out, "echo.wat\n--tier\nwarp\n--help\n");
     // argv[0] is the path exactly as given.
     let abs = abs.to_str().expect("utf-8 path");
     let out = kiln(&["run", "--tier", "interp", abs]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), format!("{abs}\n"));
+    assert_prints(&out, &format!("{abs}\n"));
 }
 
 #[test]
@@ -388,13 +389,7 @@ fn wasi_dir_maps_host_directories_and_confines_the_guest() {
         "/data/in.txt",
         "/data/sub/deep.txt",
     ]);
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "hello from the host\ndeep\n");
+    assert_prints(&out, "hello from the host\ndeep\n");
     // A relative guest name.
     let out = kiln(&[
         "run",
@@ -403,35 +398,17 @@ fn wasi_dir_maps_host_directories_and_confines_the_guest() {
         &cat,
         "data/in.txt",
     ]);
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "hello from the host\n");
+    assert_prints(&out, "hello from the host\n");
     // HOST alone: the guest sees it under the same name.
     let out = kiln(&["run", "--dir", inner, &cat, &format!("{inner}/in.txt")]);
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "hello from the host\n");
+    assert_prints(&out, "hello from the host\n");
     // `--dir .`: the working directory, for relative paths.
     let out = kiln_in(
         Path::new(inner),
         &["run", "--dir", ".", &cat, "in.txt", "sub/deep.txt"],
         b"",
     );
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "hello from the host\ndeep\n");
+    assert_prints(&out, "hello from the host\ndeep\n");
     // Two preopens at once.
     let out = kiln(&[
         "run",
@@ -443,13 +420,7 @@ fn wasi_dir_maps_host_directories_and_confines_the_guest() {
         "/data/in.txt",
         "/other/deep.txt",
     ]);
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "hello from the host\ndeep\n");
+    assert_prints(&out, "hello from the host\ndeep\n");
 
     // Without a preopen nothing is reachable.
     let out = kiln(&["run", &cat, "/data/in.txt"]);
@@ -503,8 +474,7 @@ fn wasi_stdio_is_the_process_stdio() {
     let dir = TempDir::new("stdio");
     let cat = program("cat");
     let out = kiln_in(&dir.0, &["run", &cat], b"line one\nline two\n");
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "line one\nline two\n");
+    assert_prints(&out, "line one\nline two\n");
     let to_stderr = dir.write(
         "err.wat",
         r#"(module
@@ -517,8 +487,7 @@ fn wasi_stdio_is_the_process_stdio() {
     (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
     );
     let out = kiln(&["run", to_stderr.to_str().expect("utf-8 path")]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "");
+    assert_prints(&out, "");
     assert_eq!(stderr(&out), "to stderr\n");
 }
 
@@ -671,8 +640,7 @@ fn preload_registers_a_module_for_imports() {
 
     // --invoke has WASI linked in too.
     let out = run_invoke(Path::new(helper), "hello", &[]);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "hello from the preload\n");
+    assert_prints(&out, "hello from the preload\n");
     let out = run_invoke(Path::new(helper), "double", &["-4"]);
     assert_eq!(stdout(&out), "-8\n", "stderr: {}", stderr(&out));
 }
