@@ -7,15 +7,26 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+/// The default [`Config::tier_up_threshold`]: entries plus loop back-edges
+/// after which a function is compiled (see the closing note of issue 5 in
+/// README for the measurements behind it).
+pub const DEFAULT_TIER_UP_THRESHOLD: u64 = 1000;
+
 /// How an engine executes wasm.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum Strategy {
-    /// Kiln's register-machine interpreter (`interp`).
-    #[default]
+    /// Kiln's register-machine interpreter only (`interp`).
     Interpreter,
-    /// Cranelift-compiled native code, compiled eagerly (`jit`; not yet built).
+    /// Cranelift-compiled native code, every function compiled when the
+    /// module is created (`jit`).
     Jit,
-    /// Interpreter first, hot functions tiered up to Cranelift (`tiered`; not yet built).
+    /// The default (`tiered`): every function starts in the interpreter;
+    /// functions that become hot (entries plus loop back-edges reach
+    /// [`Config::tier_up_threshold`]) are compiled by Cranelift on
+    /// background threads and their entries switched to native code; a
+    /// frame that keeps looping in the interpreter moves to native code at
+    /// a loop header (on-stack replacement). See `kiln_runtime::tier`.
+    #[default]
     Tiered,
     /// Ahead-of-time compiled `.aot` files (`aot`; not yet built).
     Aot,
@@ -27,7 +38,7 @@ impl Strategy {
 
     /// Whether this build of kiln can execute with this strategy.
     pub fn is_available(self) -> bool {
-        matches!(self, Strategy::Interpreter | Strategy::Jit)
+        matches!(self, Strategy::Interpreter | Strategy::Jit | Strategy::Tiered)
     }
 }
 
@@ -63,6 +74,8 @@ pub struct Config {
     pub(crate) max_wasm_stack: usize,
     pub(crate) epoch_interruption: bool,
     pub(crate) compile_threads: usize,
+    pub(crate) tier_up_threshold: u64,
+    pub(crate) tier_up_sync: bool,
     pub(crate) features: WasmFeatureSet,
 }
 
@@ -74,6 +87,8 @@ impl Default for Config {
             max_wasm_stack: StoreConfig::default().max_wasm_stack,
             epoch_interruption: true,
             compile_threads: 0,
+            tier_up_threshold: DEFAULT_TIER_UP_THRESHOLD,
+            tier_up_sync: false,
             features: WasmFeatureSet::wasm2(),
         }
     }
@@ -122,13 +137,29 @@ impl Config {
         self.epoch_interruption = enable;
         self
     }
-    /// Threads that compile a module's functions in parallel when the
-    /// strategy compiles eagerly (`jit`): `0` (the default) means one per
-    /// core (`std::thread::available_parallelism`), `1` compiles on the
-    /// calling thread. Modules with less than 16 KiB of code always
-    /// compile on the calling thread.
+    /// Compile threads: for `jit`, the threads that compile a module's
+    /// functions in parallel (`1` compiles on the calling thread; modules
+    /// with less than 16 KiB of code always do); for `tiered`, the
+    /// background tier-up workers of the engine (started on first need).
+    /// `0` (the default) means one per core
+    /// (`std::thread::available_parallelism`).
     pub fn compile_threads(&mut self, threads: usize) -> &mut Self {
         self.compile_threads = threads;
+        self
+    }
+    /// Hotness at which `tiered` compiles a function: its entries plus its
+    /// loop back-edges, summed over every instance of the module on every
+    /// thread (default [`DEFAULT_TIER_UP_THRESHOLD`]; `1` compiles each
+    /// function at its first call). Ignored by other strategies.
+    pub fn tier_up_threshold(&mut self, threshold: u64) -> &mut Self {
+        self.tier_up_threshold = threshold.max(1);
+        self
+    }
+    /// Synchronous tier-up (`tiered`): a function that becomes hot is
+    /// compiled at once while the thread that found it hot waits, instead
+    /// of on a background thread — for deterministic tests. Off by default.
+    pub fn tier_up_sync(&mut self, sync: bool) -> &mut Self {
+        self.tier_up_sync = sync;
         self
     }
     /// The wasm proposals modules may use (default: exactly Wasm 2.0
@@ -164,7 +195,7 @@ impl Engine {
             return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
         }
         let jit = match config.strategy {
-            Strategy::Jit => Some(Arc::new(crate::jit::Jit::new(config)?)),
+            Strategy::Jit | Strategy::Tiered => Some(crate::jit::Jit::new(config)?),
             _ => None,
         };
         Ok(Engine {

@@ -4,6 +4,12 @@
 //! [`NativeCode`]; host functions get per-signature wasm→array trampolines
 //! from the engine ([`HostTrampolines`]).
 //!
+//! The `tiered` strategy uses the same compiler function by function:
+//! [`Jit`] implements the runtime's [`TierCompiler`] with a pool of
+//! background worker threads (or on the spot, in synchronous mode) that
+//! compile a hot function — or an OSR entry of one of its loops — and
+//! publish it (`kiln_runtime::tier`).
+//!
 //! [`Module`]: crate::Module
 
 use crate::{Config, Error, Result};
@@ -13,15 +19,48 @@ use kiln_runtime::code_memory::RelocKind;
 use kiln_runtime::native::{HostTrampolines, NativeCode, NativeFunction, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX};
 use kiln_runtime::{MemoryConfig, RuntimeModule};
 use std::collections::HashMap;
+use kiln_runtime::tier::{JobKind, TierCompiler, TierJob};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Instant;
 
-/// An engine's compiler and its cache of host-call trampolines.
+/// An engine's compiler, its cache of host-call trampolines and (tiered)
+/// its tier-up compile queue.
 pub(crate) struct Jit {
     compiler: Compiler,
-    /// Worker threads for module compilation.
+    /// Worker threads for module compilation and for tier-up.
     threads: usize,
     host: Mutex<HostTrampolineCache>,
+    /// Tier-up: compile on the requesting thread (deterministic tests).
+    sync: bool,
+    queue: Arc<TierQueue>,
+    me: Weak<Jit>,
+}
+
+/// Tier-up jobs waiting for a worker.
+#[derive(Default)]
+struct TierQueue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<TierJob>,
+    /// Worker threads started (they live until the engine's compiler is
+    /// dropped).
+    workers: usize,
+    shutdown: bool,
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        let mut q = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+        q.shutdown = true;
+        q.jobs.clear();
+        self.queue.ready.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -40,8 +79,9 @@ pub(crate) fn compiler_options(config: &Config) -> CompilerOptions {
         opt_level: OptLevel::Speed,
         bounds: BoundsChecks::Guard { reservation: memory.reservation, guard: memory.guard },
         verifier: false,
-        // The whole module is compiled and loaded at once.
-        direct_calls: true,
+        // The whole module is compiled and loaded at once (`jit`); tiered
+        // code calls through funcrefs, whose entries change on tier-up.
+        direct_calls: config.strategy == crate::Strategy::Jit,
         epoch_interruption: config.epoch_interruption,
     }
 }
@@ -52,14 +92,43 @@ impl Jit {
     /// # Errors
     /// [`crate::ErrorKind::Unsupported`] when Cranelift does not support
     /// the host.
-    pub(crate) fn new(config: &Config) -> Result<Jit> {
+    pub(crate) fn new(config: &Config) -> Result<Arc<Jit>> {
         let compiler = Compiler::native(compiler_options(config))
             .map_err(|e| Error::unsupported(format!("the JIT cannot target this host: {e}")))?;
         let threads = match config.compile_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        Ok(Jit { compiler, threads, host: Mutex::new(HostTrampolineCache::default()) })
+        Ok(Arc::new_cyclic(|me| Jit {
+            compiler,
+            threads,
+            host: Mutex::new(HostTrampolineCache::default()),
+            sync: config.tier_up_sync,
+            queue: Arc::new(TierQueue::default()),
+            me: me.clone(),
+        }))
+    }
+
+    /// Addresses of the wasm→array trampolines that `compiled` refers to
+    /// ([`RelocTarget::Trampoline`], by module type index), and for each
+    /// function its trap table and relocations in the runtime's terms.
+    fn link(&self, module: &RuntimeModule, compiled: &[CompiledFunction]) -> Result<(Vec<NativeParts>, Vec<usize>)> {
+        let mut tramp_index: HashMap<u32, u32> = HashMap::new();
+        let mut tramps = Vec::new();
+        for f in compiled {
+            for r in &f.relocs {
+                if let RelocTarget::Trampoline(ty) = r.target
+                    && !tramp_index.contains_key(&ty)
+                {
+                    let fty = module.info.types.get(ty as usize).ok_or_else(|| Error::msg(format!("JIT: no type {ty}")))?;
+                    let p = self.wasm_to_array(module.type_ids[ty as usize], fty)?;
+                    tramp_index.insert(ty, tramps.len() as u32);
+                    tramps.push(p as usize);
+                }
+            }
+        }
+        let parts = compiled.iter().map(|f| native_parts(f, &tramp_index)).collect::<Result<Vec<_>>>()?;
+        Ok((parts, tramps))
     }
 
     /// Compiles every defined function of `module` and its array→wasm
@@ -100,10 +169,7 @@ impl Jit {
                 } else {
                     "a trampoline".to_string()
                 };
-                match e {
-                    kiln_compiler::CompileError::Unsupported(m) => Error::unsupported(format!("JIT: {what}: {m}")),
-                    e => Error::msg(format!("JIT: compiling {what}: {e}")),
-                }
+                compile_error(e, &what)
             })
         };
         let mut results: Vec<Option<Result<CompiledFunction>>> = (0..jobs).map(|_| None).collect();
@@ -143,7 +209,7 @@ impl Jit {
             .map(|r| r.unwrap_or_else(|| Err(Error::msg("JIT: a compile job did not run"))))
             .collect::<Result<_>>()?;
 
-        let parts = compiled.iter().map(native_parts).collect::<Result<Vec<_>>>()?;
+        let (parts, tramps) = self.link(module, &compiled)?;
         let functions: Vec<NativeFunction<'_>> = compiled
             .iter()
             .zip(&parts)
@@ -157,15 +223,158 @@ impl Jit {
             })
             .collect();
         let defined: Vec<(u32, u32)> = (0..ndef).map(|d| (d as u32, (ndef + def_sig[d]) as u32)).collect();
-        NativeCode::load(&functions, &defined)
+        NativeCode::load(&functions, &defined, &tramps)
+    }
+
+    /// Compiles and publishes what `job` asks for (see
+    /// `kiln_runtime::tier`); a function the compiler cannot translate is
+    /// marked failed and stays interpreted.
+    fn run_job(&self, job: TierJob) {
+        let started = Instant::now();
+        let wait = started.saturating_duration_since(job.queued_at);
+        let module = &job.module;
+        let def = job.def;
+        if job.kind == JobKind::Function {
+            module.mark_compiling(def);
+        }
+        let result = match job.kind {
+            JobKind::Function => self.compile_tiered_function(module, def),
+            JobKind::Osr(offset) => self.compile_osr_entry(module, def, offset),
+        };
+        let elapsed = started.elapsed();
+        match (result, job.kind) {
+            (Ok(code), JobKind::Function) => module.publish(def, code, elapsed, wait),
+            (Ok(code), JobKind::Osr(offset)) => module.publish_osr(def, offset, code, elapsed, wait),
+            (Err(e), kind) => module.fail(def, kind, e.to_string()),
+        }
+    }
+
+    /// One function and the array→wasm trampoline of its type, loaded.
+    fn compile_tiered_function(&self, module: &RuntimeModule, def: DefinedFuncIndex) -> Result<NativeCode> {
+        let info = &module.info;
+        let fi = info.func_index(def);
+        let ty = &info.types[info.functions[fi.index()].index()];
+        let f = self.compiler.compile_function(info, &module.wasm, def).map_err(|e| compile_error(e, &format!("function {}", fi.0)))?;
+        let t = self.compiler.compile_array_to_wasm_trampoline(ty).map_err(|e| compile_error(e, "a trampoline"))?;
+        let compiled = [f, t];
+        let (parts, tramps) = self.link(module, &compiled)?;
+        let functions: Vec<NativeFunction<'_>> = compiled
+            .iter()
+            .zip(&parts)
+            .enumerate()
+            .map(|(i, (f, (traps, relocs)))| NativeFunction {
+                code: &f.code,
+                alignment: f.alignment,
+                traps,
+                relocs,
+                func_index: if i == 0 { fi.0 } else { TRAMPOLINE_INDEX },
+            })
+            .collect();
+        NativeCode::load(&functions, &[(0, 1)], &tramps)
+    }
+
+    /// The OSR entry of function `def` at the loop at byte offset
+    /// `loop_offset`, loaded (`func_ptr(0)`).
+    fn compile_osr_entry(&self, module: &RuntimeModule, def: DefinedFuncIndex, loop_offset: u32) -> Result<NativeCode> {
+        let info = &module.info;
+        let fi = info.func_index(def);
+        let f = self
+            .compiler
+            .compile_osr_entry(info, &module.wasm, def, loop_offset)
+            .map_err(|e| compile_error(e, &format!("the OSR entry of function {} at {loop_offset:#x}", fi.0)))?;
+        let compiled = [f];
+        let (parts, tramps) = self.link(module, &compiled)?;
+        let (traps, relocs) = &parts[0];
+        NativeCode::load(
+            &[NativeFunction { code: &compiled[0].code, alignment: compiled[0].alignment, traps, relocs, func_index: fi.0 }],
+            &[],
+            &tramps,
+        )
+    }
+
+    /// Starts another worker thread if the queue has fewer than `threads`.
+    fn spawn_worker(&self, q: &mut QueueState) {
+        if q.workers >= self.threads {
+            return;
+        }
+        let queue = self.queue.clone();
+        let jit = self.me.clone();
+        let spawned = std::thread::Builder::new().name("kiln-tier-up".into()).spawn(move || worker(queue, jit));
+        if spawned.is_ok() {
+            q.workers += 1;
+        }
+    }
+}
+
+/// A tier-up worker: takes jobs until its engine's compiler is gone.
+fn worker(queue: Arc<TierQueue>, jit: Weak<Jit>) {
+    loop {
+        let job = {
+            let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if q.shutdown {
+                    return;
+                }
+                if let Some(job) = q.jobs.pop_front() {
+                    break job;
+                }
+                q = queue.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let Some(jit) = jit.upgrade() else { return };
+        // A panic in the compiler must not kill the worker (nor leave the
+        // function queued forever).
+        let (module, def, kind) = (job.module.clone(), job.def, job.kind);
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jit.run_job(job))).is_err() {
+            module.fail(def, kind, "the compiler panicked".into());
+        }
+    }
+}
+
+impl TierCompiler for Jit {
+    fn submit(&self, job: TierJob) {
+        if self.sync {
+            // Compile now, on a thread with a fresh stack (the requesting
+            // thread may be deep in guest recursion), and wait for it.
+            let (module, def, kind) = (job.module.clone(), job.def, job.kind);
+            let done = std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .name("kiln-tier-up-sync".into())
+                    .spawn_scoped(s, || jit_run_caught(self, job))
+                    .map(|h| h.join().unwrap_or(false))
+                    .unwrap_or(false)
+            });
+            if !done {
+                module.fail(def, kind, "the compiler panicked or could not start".into());
+            }
+            return;
+        }
+        let mut q = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+        q.jobs.push_back(job);
+        self.spawn_worker(&mut q);
+        self.queue.ready.notify_one();
+    }
+}
+
+/// Runs `job`, returning false if the compiler panicked.
+fn jit_run_caught(jit: &Jit, job: TierJob) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jit.run_job(job))).is_ok()
+}
+
+/// A compiler error as kiln reports it.
+fn compile_error(e: kiln_compiler::CompileError, what: &str) -> Error {
+    match e {
+        kiln_compiler::CompileError::Unsupported(m) => Error::unsupported(format!("JIT: {what}: {m}")),
+        e => Error::msg(format!("JIT: compiling {what}: {e}")),
     }
 }
 
 /// A function's trap table and relocations in the runtime's terms.
 type NativeParts = (Vec<(u32, TrapCode)>, Vec<NativeReloc>);
 
-/// A compiled function's trap table and relocations in the runtime's terms.
-fn native_parts(f: &CompiledFunction) -> Result<NativeParts> {
+/// A compiled function's trap table and relocations in the runtime's
+/// terms; `tramps` maps module type indices to trampoline indices.
+fn native_parts(f: &CompiledFunction, tramps: &HashMap<u32, u32>) -> Result<NativeParts> {
     let traps = f.traps.iter().map(|t| (t.code_offset, t.code)).collect();
     let mut relocs = Vec::with_capacity(f.relocs.len());
     for r in &f.relocs {
@@ -182,6 +391,9 @@ fn native_parts(f: &CompiledFunction) -> Result<NativeParts> {
             ),
             // Defined functions come first in the module's batch, in order.
             RelocTarget::Function(def) => NativeRelocTarget::Function(def.0),
+            RelocTarget::Trampoline(ty) => NativeRelocTarget::Trampoline(
+                *tramps.get(ty).ok_or_else(|| Error::msg(format!("JIT: trampoline for type {ty} not linked")))?,
+            ),
         };
         relocs.push(NativeReloc { offset: r.offset, kind, target, addend: r.addend });
     }
@@ -198,9 +410,10 @@ impl HostTrampolines for Jit {
             .compiler
             .compile_wasm_to_array_trampoline(ty)
             .map_err(|e| Error::unsupported(format!("JIT: host-call trampoline for {ty:?}: {e}")))?;
-        let (traps, relocs) = native_parts(&f)?;
+        let (traps, relocs) = native_parts(&f, &HashMap::new())?;
         let code = NativeCode::load(
             &[NativeFunction { code: &f.code, alignment: f.alignment, traps: &traps, relocs: &relocs, func_index: TRAMPOLINE_INDEX }],
+            &[],
             &[],
         )?;
         let p = code.func_ptr(0);

@@ -61,7 +61,9 @@ impl Module {
     /// feature set (Wasm 2.0 without SIMD by default). Input that does not
     /// start with the binary magic `\0asm` is read as the text format
     /// (spec §6) and encoded first. Function bodies are validated now and
-    /// translated for the interpreter at their first call.
+    /// translated for the interpreter at their first call. Under `jit`
+    /// every function is compiled now; under `tiered` (the default)
+    /// nothing is compiled until it is hot.
     ///
     /// # Errors
     /// [`crate::ErrorKind::Compile`], naming the byte offset and the reason
@@ -70,10 +72,28 @@ impl Module {
         let bytes = bytes.as_ref();
         let binary = if bytes.starts_with(b"\0asm") { bytes.to_vec() } else { wat_to_binary(bytes)? };
         let rt = RuntimeModule::new(binary, engine.inner.config.features, engine.inner.registry.clone())?;
+        let config = &engine.inner.config;
         if let Some(jit) = &engine.inner.jit {
-            rt.set_native(jit.compile_module(&rt)?)?;
+            match config.strategy {
+                crate::Strategy::Tiered => rt.set_tier_policy(kiln_runtime::tier::TierPolicy {
+                    threshold: config.tier_up_threshold,
+                    compiler: jit.clone(),
+                })?,
+                _ => rt.set_native(jit.compile_module(&rt)?)?,
+            }
         }
         Ok(Module { engine: engine.clone(), rt })
+    }
+
+    /// Tier-up statistics (strategy `tiered`): per defined function its
+    /// tier state, entries and loop back-edges counted by the interpreter
+    /// (summed over all instances; an instance's last partial chunk is
+    /// added when it is dropped), compile time and queue wait, OSR
+    /// compilations and transfers; in total the functions compiled, OSR
+    /// transfers and compile time. Under `jit` every function is `ready`
+    /// with no counts; under `interp` none is.
+    pub fn tier_stats(&self) -> kiln_runtime::tier::TierStats {
+        self.rt.tier_stats()
     }
 
     /// Reads and validates the wasm binary at `path`.
@@ -150,14 +170,14 @@ impl std::fmt::Debug for Module {
 mod tests {
     use super::*;
     use crate::{Linker, Store};
-    use kiln_aot_format::DefinedFuncIndex;
-    use std::sync::atomic::Ordering;
+    use crate::Config;
 
     /// Entries and loop back-edges are charged to the function; instances
-    /// add their counts to the module-wide count in chunks of 1024.
+    /// add their counts to the module-wide counts in chunks (1024 entries,
+    /// 256 back-edges), and the last partial chunks when dropped.
     #[test]
     fn hotness_counts_entries_and_back_edges() {
-        let engine = Engine::default();
+        let engine = Engine::new(Config::new().strategy(crate::Strategy::Interpreter)).unwrap();
         let module = Module::new(
             &engine,
             r#"(module
@@ -169,16 +189,22 @@ mod tests {
         let mut store = Store::new(&engine, ());
         let inst = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
         let leaf = inst.get_typed_func::<(), ()>(&mut store, "leaf").unwrap();
-        let hot = |d: u32| module.rt.interp_func(DefinedFuncIndex(d)).unwrap().hotness.load(Ordering::Relaxed);
+        let stats = |d: usize| {
+            let f = &module.tier_stats().functions[d];
+            (f.entries, f.back_edges)
+        };
         for _ in 0..1023 {
             leaf.call(&mut store, ()).unwrap();
         }
-        assert_eq!(hot(0), 0, "not flushed before a full chunk");
+        assert_eq!(stats(0), (0, 0), "not flushed before a full chunk");
         leaf.call(&mut store, ()).unwrap();
-        assert_eq!(hot(0), 1024);
+        assert_eq!(stats(0), (1024, 0));
         // One entry plus 2047 back-edges (the loop runs 2048 times).
         let spin = inst.get_typed_func::<i32, ()>(&mut store, "spin").unwrap();
         spin.call(&mut store, 2048).unwrap();
-        assert_eq!(hot(1), 2048);
+        assert_eq!(stats(1), (0, 7 * 256));
+        drop(store);
+        assert_eq!(stats(1), (1, 2047), "partial chunks added when the instance is dropped");
+        assert_eq!(module.tier_stats().functions[1].state, kiln_runtime::tier::TierState::Interpreted);
     }
 }

@@ -4,8 +4,14 @@
 //! Arguments (everything else that `cargo test` forwards to a libtest
 //! binary, such as `--nocapture` or `--test-threads N`, is ignored):
 //!
-//! * `--tier NAME` (repeatable): `interp`, `jit`, `jit-explicit`, `tiered`
-//!   or `aot`. `jit-explicit` is the JIT with a memory reservation of 0
+//! * `--tier NAME` (repeatable): `interp`, `jit`, `jit-explicit`, `tiered`,
+//!   `tiered-sync1`, `tiered-bg2` or `aot`. `tiered-sync1` compiles every
+//!   function synchronously at its first call (`--tier-up-threshold 1
+//!   --tier-up-sync`), so modules run mixed interpreted/native code from
+//!   their first calls on; `tiered-bg2` compiles on background threads
+//!   after two entries or back-edges (`--tier-up-threshold 2`), so
+//!   functions switch tiers in the middle of tests and loops move to
+//!   native code by OSR. `jit-explicit` is the JIT with a memory reservation of 0
 //!   bytes (`Config::memory_reservation(0)`, the CLI's `kiln wast --tier jit
 //!   --memory-reservation 0`): memories move when they grow and every
 //!   access carries an explicit bounds check, instead of relying on the
@@ -69,9 +75,14 @@ fn parse_args() -> Result<Args, String> {
 /// A config for `tier`, or why the tier cannot run. `Ok(None)`: the engine
 /// reports the tier as unsupported.
 fn tier_config(tier: &str) -> Result<Option<Config>, String> {
-    let (name, explicit) = match tier {
-        "jit-explicit" => ("jit", true),
-        t => (t, false),
+    // `tiered-sync1`: every function compiled at its first call, on the
+    // spot; `tiered-bg2`: compiled in the background after two entries or
+    // back-edges (the CLI's `--tier-up-threshold N [--tier-up-sync]`).
+    let (name, explicit, tier_up) = match tier {
+        "jit-explicit" => ("jit", true, None),
+        "tiered-sync1" => ("tiered", false, Some((1, true))),
+        "tiered-bg2" => ("tiered", false, Some((2, false))),
+        t => (t, false, None),
     };
     let strategy: Strategy = name
         .parse()
@@ -80,6 +91,9 @@ fn tier_config(tier: &str) -> Result<Option<Config>, String> {
     config.strategy(strategy);
     if explicit {
         config.memory_reservation(0);
+    }
+    if let Some((threshold, sync)) = tier_up {
+        config.tier_up_threshold(threshold).tier_up_sync(sync);
     }
     match Engine::new(&config) {
         Ok(_) => Ok(Some(config)),
@@ -162,6 +176,10 @@ fn main() -> ExitCode {
             names.push(strategy.to_string());
             if strategy == Strategy::Jit {
                 names.push("jit-explicit".to_string());
+            }
+            if strategy == Strategy::Tiered {
+                names.push("tiered-sync1".to_string());
+                names.push("tiered-bg2".to_string());
             }
         }
         for tier in names {

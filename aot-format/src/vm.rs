@@ -196,21 +196,18 @@ vm_structs! {
     /// without touching callers.
     ///
     /// **Calling `wasm_call`.** Callers (compiled wasm, trampolines) pass
-    /// the funcref's `vmctx` as the `callee_vmctx` argument, never the
-    /// funcref pointer itself.
+    /// the funcref pointer itself as the first argument (`callee`) and
+    /// their own VMContext as the second. A compiled wasm function finds
+    /// its instance's VMContext at a constant offset from its funcref
+    /// (`VMOffsets::func_ref`): the funcrefs of defined functions live
+    /// inside their instance's VMContext and are never copied.
     ///
-    /// **Array-only callees** (host functions; any function without native
-    /// code) get the per-signature *wasm→array trampoline* of the compiler
-    /// as `wasm_call`. That trampoline receives only `callee_vmctx`, so the
-    /// runtime must make such a funcref **self-referential**: its `vmctx`
-    /// is the address of the funcref itself, i.e. the funcref is the first
-    /// field of the callee's context (as in the runtime's
-    /// `VMHostFuncContext`). The trampoline reads `callee_vmctx` as a
-    /// `*const VMFuncRef` and calls `array_call(callee_vmctx, caller_vmctx,
-    /// slots, n)`; when that returns `false` it calls the `raise` builtin
-    /// (the error is the store's pending error). A function with instance
-    /// code (`vmctx` = an instance VMContext) must therefore have real
-    /// native code in `wasm_call` before native code can call it.
+    /// **A null `wasm_call`** means the function has no native entry yet
+    /// (it is interpreted; tiered mode). Compiled callers then call the
+    /// per-signature *wasm→array trampoline* instead, which calls
+    /// `array_call(callee, caller_vmctx, slots, n)` and, when that returns
+    /// `false`, the `raise` builtin (the error is the store's pending
+    /// error). Host functions carry that trampoline as their `wasm_call`.
     pub struct VMFuncRef / VMFuncRefLayout {
         /// Entry with the array-call ABI ([`VMArrayCallFn`]).
         pub array_call: VMArrayCallFn = "ptr",

@@ -36,10 +36,18 @@ pub(crate) fn val_type(ptr: ir::Type, ty: WasmValType) -> Result<ir::Type, Compi
     })
 }
 
-/// kiln's wasm-call signature: `(callee_vmctx, caller_vmctx, params…) -> results`
-/// with [`CallConv::Tail`]. The callee vmctx carries
-/// `ArgumentPurpose::VMContext` so that global values (the stack limit)
-/// can be derived from it.
+/// kiln's wasm-call signature: `(callee: *const VMFuncRef, caller_vmctx,
+/// params…) -> results` with [`CallConv::Tail`].
+///
+/// The first argument is the callee's own funcref, for every kind of
+/// callee: a compiled wasm function derives its VMContext from it (its
+/// funcref lives inside its instance's VMContext at
+/// `VMOffsets::func_ref(def)`, a constant offset), and the wasm→array
+/// trampoline that serves host functions and not-yet-compiled
+/// (interpreted) functions passes it on to `array_call`. So one funcref
+/// call site works for every tier, and a tier-up only swaps the funcref's
+/// entries. It carries `ArgumentPurpose::VMContext` so that global values
+/// (the stack limit) can be derived from it.
 pub(crate) fn wasm_signature(ptr: ir::Type, ty: &WasmFuncType) -> Result<Signature, CompileError> {
     let mut sig = Signature::new(CallConv::Tail);
     sig.params.push(AbiParam::special(ptr, ArgumentPurpose::VMContext));

@@ -165,6 +165,10 @@ pub enum RelocTarget {
     /// The code of another defined function of the same module (direct
     /// calls, see [`CompilerOptions::direct_calls`]).
     Function(DefinedFuncIndex),
+    /// The wasm→array trampoline ([`Compiler::compile_wasm_to_array_trampoline`])
+    /// of the module's type with this index: funcref calls use it while
+    /// the callee's `wasm_call` is null (an interpreted callee).
+    Trampoline(u32),
 }
 
 /// A relocation the loader must apply to [`CompiledFunction::code`].
@@ -286,7 +290,37 @@ impl Compiler {
     /// # Errors
     /// As [`Compiler::compile_function`], without code-generation errors.
     pub fn translate_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<ir::Function, CompileError> {
-        with_scratch(|scratch| translate::translate_function(&*self.isa, &self.options, module, wasm, def, &mut scratch.fctx))
+        with_scratch(|scratch| translate::translate_function(&*self.isa, &self.options, module, wasm, def, None, &mut scratch.fctx))
+    }
+
+    /// Compiles the OSR entry of defined function `def` at the loop whose
+    /// `loop` operator is at byte offset `loop_offset` of the module: the
+    /// whole function, entered at that loop's header.
+    ///
+    /// ABI: the array-call shape in the target's default C calling
+    /// convention, `(callee: *const VMFuncRef, caller_vmctx, slots: *mut
+    /// ValRaw, len) -> i8`. On entry `slots` holds every local (parameters
+    /// first) then the operand stack at the loop header, bottom first (the
+    /// loop's parameters on top), one 8-byte `ValRaw` slot each; the entry
+    /// jumps into the loop with those values and runs the function to its
+    /// end, then stores the results into `slots` from index 0 and returns
+    /// 1. Traps and failed calls unwind like any compiled code. Used by
+    /// the runtime's on-stack replacement (`kiln_runtime::tier`).
+    ///
+    /// # Errors
+    /// As [`Compiler::compile_function`]; [`CompileError::Codegen`] if no
+    /// reachable loop starts at `loop_offset`.
+    pub fn compile_osr_entry(
+        &self,
+        module: &ModuleInfo,
+        wasm: &[u8],
+        def: DefinedFuncIndex,
+        loop_offset: u32,
+    ) -> Result<CompiledFunction, CompileError> {
+        let func = with_scratch(|scratch| {
+            translate::translate_function(&*self.isa, &self.options, module, wasm, def, Some(loop_offset), &mut scratch.fctx)
+        })?;
+        self.compile_ir(func)
     }
 
     /// Compiles defined function `def` of `module` (whose binary is
@@ -358,6 +392,7 @@ impl Compiler {
                 FinalizedRelocTarget::ExternalName(ir::ExternalName::User(r)) => {
                     match user_names.iter().find(|(k, _)| k == r) {
                         Some((_, n)) if n.namespace == DIRECT_CALL_NAMESPACE => RelocTarget::Function(DefinedFuncIndex(n.index)),
+                        Some((_, n)) if n.namespace == TRAMPOLINE_NAMESPACE => RelocTarget::Trampoline(n.index),
                         _ => return Err(CompileError::Codegen(format!("unexpected relocation target {r:?}"))),
                     }
                 }
@@ -422,6 +457,10 @@ pub fn trap_code_from_cranelift(code: ir::TrapCode) -> Option<TrapCode> {
 /// Namespace of the `UserExternalName`s naming direct-call targets (index
 /// = defined function index); 2 and 3 name the trampolines.
 pub(crate) const DIRECT_CALL_NAMESPACE: u32 = 0;
+
+/// Namespace of the symbols naming the wasm→array trampoline of a type
+/// (index = the module's type index): [`RelocTarget::Trampoline`].
+pub(crate) const TRAMPOLINE_NAMESPACE: u32 = 1;
 
 /// The calling convention of every wasm function.
 pub const WASM_CALL_CONV: CallConv = CallConv::Tail;

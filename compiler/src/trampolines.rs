@@ -12,12 +12,10 @@
 //!   args_len: usize) -> bool` (`bool` = `I8`, 0 or 1).
 //! * **wasm → array** ([`Compiler::compile_wasm_to_array_trampoline`]):
 //!   the `wasm_call` entry of a function that only has an array-call entry
-//!   (host functions). Signature: kiln's wasm-call ABI for the type.
-//!   It relies on the *self-referential funcref* convention documented on
-//!   [`VMFuncRef`](kiln_aot_format::vm::VMFuncRef): callers pass
-//!   `funcref.vmctx` as `callee_vmctx`, and for array-only callees the
-//!   runtime sets `funcref.vmctx` to the funcref's own address, so
-//!   `callee_vmctx` *is* the `*const VMFuncRef` the array call needs.
+//!   (host functions), and what compiled code calls instead of a null
+//!   `wasm_call` (a function still interpreted). Signature: kiln's
+//!   wasm-call ABI for the type, whose first argument is the callee's
+//!   funcref — exactly the `*const VMFuncRef` the array call needs.
 //!   When the array call returns `false`, the trampoline calls the `raise`
 //!   builtin (through the caller's `VMContextHeader::builtins`), which
 //!   unwinds to the host entry with the store's pending error; should
@@ -120,7 +118,7 @@ impl Compiler {
     /// ([`VMArrayCallFn`](kiln_aot_format::vm::VMArrayCallFn), the target's
     /// default C calling convention) that loads each parameter from its
     /// `ValRaw` slot in `args`, calls `callee.wasm_call` with
-    /// `(callee.vmctx, caller_vmctx, params…)` under the wasm-call ABI,
+    /// `(callee, caller_vmctx, params…)` under the wasm-call ABI,
     /// stores the results into the slots from index 0 and returns `true`.
     ///
     /// `args` must hold at least `max(param slots, result slots)` slots;
@@ -155,12 +153,11 @@ impl Compiler {
         // The entry's stack limit and trap landing are set up by the
         // runtime's caller (`native_array_call`), not here.
 
-        // The funcref's fields: `wasm_call` changes on tier-up (plain
-        // trusted load), `vmctx` never changes.
+        // `wasm_call` changes on tier-up (plain trusted load); the callee
+        // gets its own funcref (the wasm-call ABI).
         let code = b.ins().load(ptr, MemFlagsData::trusted(), callee, fref.wasm_call as i32);
-        let callee_vmctx = b.ins().load(ptr, MemFlagsData::trusted().with_readonly(), callee, fref.vmctx as i32);
         let mut call_args = Vec::with_capacity(params.len() + 2);
-        call_args.push(callee_vmctx);
+        call_args.push(callee);
         call_args.push(caller_vmctx);
         for (t, off) in params.iter().zip(&param_offs) {
             call_args.push(load_slot(&mut b, *t, args, *off));
@@ -179,14 +176,13 @@ impl Compiler {
 
     /// Compiles the wasm→array trampoline for functions of type `ty`: a
     /// function with kiln's wasm-call ABI for `ty` (`CallConv::Tail`,
-    /// `(callee_vmctx, caller_vmctx, params…) -> results`) to be stored as
+    /// `(callee funcref, caller_vmctx, params…) -> results`) to be stored as
     /// the `wasm_call` of an array-only funcref.
     ///
     /// It stores the parameters into `max(param slots, result slots, 1)`
     /// `ValRaw` slots of an explicit stack slot, calls
-    /// `callee_vmctx.array_call(callee_vmctx, caller_vmctx, slots, n)`
-    /// (`callee_vmctx` is the funcref itself: see the self-referential
-    /// convention on [`VMFuncRef`](kiln_aot_format::vm::VMFuncRef)), and on
+    /// `funcref.array_call(funcref, caller_vmctx, slots, n)` (the first
+    /// argument of the wasm-call ABI is the callee's funcref), and on
     /// `true` loads and returns the results. On `false` it calls the
     /// `raise` builtin of `caller_vmctx` with its frame pointer (which unwinds to the host entry
     /// with the store's pending error) followed by a trap with
@@ -218,14 +214,12 @@ impl Compiler {
         b.switch_to_block(entry);
         b.seal_block(entry);
         let p = b.block_params(entry).to_vec();
-        let (callee_vmctx, caller_vmctx) = (p[0], p[1]);
+        let (funcref, caller_vmctx) = (p[0], p[1]);
 
         let slots = b.ins().stack_addr(ptr, slot, 0);
         for ((v, t), off) in p[2..].iter().zip(&params).zip(&param_offs) {
             store_slot(&mut b, *t, *v, slots, *off);
         }
-        // Self-referential funcref: `callee_vmctx` is the `*const VMFuncRef`.
-        let funcref = callee_vmctx;
         let array_call = b.ins().load(ptr, MemFlagsData::trusted(), funcref, fref.array_call as i32);
         let len = b.ins().iconst(ptr, nslots as i64);
         let sig = b.import_signature(self.array_call_signature());

@@ -19,10 +19,9 @@ pub type HostFunc = dyn Fn(*mut StoreOpaque, *mut VMContext, &mut [ValRaw]) -> R
 
 /// A host function's context: its funcref first.
 ///
-/// The funcref is at offset 0 and its `vmctx` points at this context, so
-/// the funcref is *self-referential* (`funcref.vmctx == &funcref`): the
-/// convention the compiler's wasm→array trampolines rely on to find the
-/// funcref from the `callee_vmctx` argument (see `VMFuncRef`'s docs).
+/// The funcref is at offset 0 and its `vmctx` points at this context
+/// (`funcref.vmctx == &funcref`), so [`host_array_call`] reaches the
+/// context from the funcref it is given.
 #[repr(C)]
 pub struct VMHostFuncContext {
     /// The function's reference; `funcref.vmctx` points to this context.
@@ -35,7 +34,8 @@ pub struct VMHostFuncContext {
     pub func: Box<HostFunc>,
 }
 
-// The self-referential funcref convention needs the funcref at offset 0.
+// `host_array_call` reads the context through `funcref.vmctx`; keeping the
+// funcref first makes the context and its funcref one address.
 const _: () = assert!(core::mem::offset_of!(VMHostFuncContext, funcref) == 0);
 
 // SAFETY: the raw pointers refer to the owning store and to this context;

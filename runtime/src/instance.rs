@@ -12,6 +12,7 @@ use crate::memory::LinearMemory;
 use crate::module::RuntimeModule;
 use crate::store::StoreOpaque;
 use crate::table::Table;
+use crate::tier::HotCounters;
 use kiln_aot_format::vm::{
     VMContext, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition, ValRaw,
     VMCONTEXT_MAGIC,
@@ -55,11 +56,11 @@ pub struct Instance {
     /// Translated code of each defined function, once looked up (the
     /// interpreter's call fast path).
     interp_cache: Box<[Cell<*const InterpFunc>]>,
-    /// Hotness of each defined function counted by this instance (private
-    /// to the store's thread); flushed into the module-wide count of
-    /// [`InterpFunc::hotness`] in chunks, so threads running the same
-    /// module do not contend on one cache line.
-    hotness: Box<[Cell<u32>]>,
+    /// Hotness budget of each defined function in this instance (private
+    /// to the store's thread); what it uses is added to the module-wide
+    /// counts of its [`crate::tier::FuncTier`] in chunks, so threads
+    /// running the same module do not contend on one cache line.
+    hotness: Box<[Cell<HotCounters>]>,
     num_imported_funcs: u32,
     func_ptrs: *mut *const VMFuncRef,
     global_ptrs: *mut *mut VMGlobalDefinition,
@@ -72,6 +73,19 @@ unsafe impl Send for Instance {}
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        // Add the budget used in the last, partial chunks to the module's
+        // counts (statistics).
+        for (t, h) in self.module.tiers.iter().zip(self.hotness.iter()) {
+            let h = h.get();
+            let edges = (h.edge_chunk - h.edges).max(0) as u64;
+            let entries = (h.entry_chunk - h.entries).max(0) as u64;
+            if edges != 0 {
+                t.back_edges.fetch_add(edges, std::sync::atomic::Ordering::Relaxed);
+            }
+            if entries != 0 {
+                t.entries.fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         // SAFETY: allocated in `Instance::new` with this layout.
         unsafe { std::alloc::dealloc(self.vmctx.cast(), self.layout) };
     }
@@ -159,12 +173,34 @@ impl Instance {
         }
     }
 
-    /// This instance's hotness counter of defined function `index` (null
+    /// This instance's hotness budget of defined function `index` (null
     /// for an index that is not a defined function).
     #[inline(always)]
-    pub fn hotness_ptr(&self, index: u32) -> *mut u32 {
+    pub fn hotness_ptr(&self, index: u32) -> *mut HotCounters {
         let def = index.wrapping_sub(self.num_imported_funcs) as usize;
         self.hotness.get(def).map_or(core::ptr::null_mut(), |c| c.as_ptr())
+    }
+
+    /// If defined function `index` has published native code, switches
+    /// this instance's funcref to it (`array_call` = the native entry,
+    /// `wasm_call` = the code) and returns true.
+    ///
+    /// Funcrefs are only read and written by the thread that owns the
+    /// instance's store, so plain stores suffice; the code was published
+    /// with `Release` and is read here with `Acquire`.
+    #[cfg(unix)]
+    pub fn promote(&self, index: u32) -> bool {
+        let def = index.wrapping_sub(self.num_imported_funcs);
+        let Some(tier) = self.module.tiers.get(def as usize) else { return false };
+        let Some(code) = tier.native_entry() else { return false };
+        // SAFETY: `def` is a defined function, whose funcref lies inside
+        // this instance's VMContext; only this thread accesses it.
+        unsafe {
+            let fref = (self.vmctx as *mut u8).add(self.module.offsets.func_ref(def) as usize) as *mut VMFuncRef;
+            (*fref).wasm_call = code;
+            (*fref).array_call = crate::native::native_array_call;
+        }
+        true
     }
 
     #[cold]
@@ -300,7 +336,10 @@ impl StoreOpaque {
             elem_segments: Vec::new(),
             memory0: core::ptr::null_mut(),
             interp_cache: (0..info.num_defined_funcs()).map(|_| Cell::new(core::ptr::null())).collect(),
-            hotness: (0..info.num_defined_funcs()).map(|_| Cell::new(0)).collect(),
+            hotness: {
+                let threshold = module.tier_threshold();
+                module.tiers.iter().map(|t| Cell::new(HotCounters::new(threshold, t.hotness()))).collect()
+            },
             num_imported_funcs: info.num_imported_funcs,
             func_ptrs: at(off.func_ptrs).cast(),
             global_ptrs: at(off.global_ptrs).cast(),
@@ -322,18 +361,17 @@ impl StoreOpaque {
             for (i, f) in imports.funcs.iter().enumerate() {
                 *func_ptrs.add(i) = *f;
             }
-            #[cfg(unix)]
-            let native = module.native();
             for d in 0..info.num_defined_funcs() {
                 let fi = info.func_index(DefinedFuncIndex(d));
                 let fref = at(off.func_ref(d)) as *mut VMFuncRef;
-                // Native code when the module has it (entered through
+                // Native code when the function has it (entered through
                 // `native_array_call`), else the interpreter.
                 #[cfg(unix)]
-                let (array_call, wasm_call): (kiln_aot_format::vm::VMArrayCallFn, *const u8) = match native {
-                    Some(n) => (crate::native::native_array_call, n.wasm_call(d as usize)),
-                    None => (interp_array_call, core::ptr::null()),
-                };
+                let (array_call, wasm_call): (kiln_aot_format::vm::VMArrayCallFn, *const u8) =
+                    match module.tiers[d as usize].native_entry() {
+                        Some(code) => (crate::native::native_array_call, code),
+                        None => (interp_array_call, core::ptr::null()),
+                    };
                 #[cfg(not(unix))]
                 let (array_call, wasm_call) = (interp_array_call, core::ptr::null());
                 fref.write(VMFuncRef {

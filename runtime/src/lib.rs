@@ -17,6 +17,8 @@
 //!   registry (PC → trap code / function).
 //! * [`native`]: loading a module's native code and the host→native entry
 //!   (stack limit, traps, backtraces).
+//! * [`tier`]: tier-up — hotness, the per-function tier state, publication
+//!   of native code, OSR entries.
 //! * [`traphandlers`]: signal handlers turning faults in native wasm into
 //!   traps ([`traphandlers::catch_traps`]).
 //! * [`error`]: the public `Error` and `Trap` types.
@@ -43,6 +45,7 @@ pub mod native;
 pub mod stack;
 pub mod store;
 pub mod table;
+pub mod tier;
 #[cfg(unix)]
 pub mod traphandlers;
 pub mod wasi;

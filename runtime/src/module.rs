@@ -10,6 +10,7 @@ use crate::native::NativeCode;
 use kiln_aot_format::{
     DefinedFuncIndex, ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType,
 };
+use crate::tier::{FuncTier, TierPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -64,7 +65,16 @@ pub struct RuntimeModule {
     interp: Box<[OnceLock<std::result::Result<InterpFunc, ModuleError>>]>,
     /// Native code of every defined function, once compiled (strategy
     /// `jit`); instances created after it is set enter native code.
+    #[cfg(unix)]
     native: OnceLock<NativeCode>,
+    /// Tier-up state of each defined function (`crate::tier`); in `jit`
+    /// mode every slot is `Ready` from the start.
+    pub(crate) tiers: Box<[FuncTier]>,
+    policy: OnceLock<TierPolicy>,
+    /// Native code published function by function (tier-up), kept mapped
+    /// as long as the module.
+    #[cfg(unix)]
+    tiered_code: Mutex<Vec<NativeCode>>,
 }
 
 impl RuntimeModule {
@@ -77,7 +87,54 @@ impl RuntimeModule {
         let offsets = VMOffsets::new(PtrSize::HOST, &info);
         let type_ids = info.types.iter().map(|t| registry.intern(t)).collect();
         let interp = (0..info.num_defined_funcs()).map(|_| OnceLock::new()).collect();
-        Ok(Arc::new(RuntimeModule { info, wasm: wasm.into_boxed_slice(), offsets, type_ids, registry, interp, native: OnceLock::new() }))
+        let tiers = (0..info.num_defined_funcs()).map(|_| FuncTier::default()).collect();
+        Ok(Arc::new(RuntimeModule {
+            info,
+            wasm: wasm.into_boxed_slice(),
+            offsets,
+            type_ids,
+            registry,
+            interp,
+            #[cfg(unix)]
+            native: OnceLock::new(),
+            tiers,
+            policy: OnceLock::new(),
+            #[cfg(unix)]
+            tiered_code: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Turns tier-up on for this module (before its first instance).
+    ///
+    /// # Errors
+    /// If a policy was already set.
+    pub fn set_tier_policy(&self, policy: TierPolicy) -> Result<()> {
+        self.policy.set(policy).map_err(|_| Error::msg("the module already has a tier-up policy"))
+    }
+
+    /// The tier-up policy, if tier-up is on.
+    #[inline]
+    pub fn tier_policy(&self) -> Option<&TierPolicy> {
+        self.policy.get()
+    }
+
+    /// The hotness threshold (`u64::MAX` without tier-up).
+    #[inline]
+    pub fn tier_threshold(&self) -> u64 {
+        self.policy.get().map_or(u64::MAX, |p| p.threshold)
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn keep_code(&self, code: NativeCode) {
+        self.tiered_code.lock().unwrap_or_else(|e| e.into_inner()).push(code);
+    }
+
+    /// Whether the code registered as `reg` (`code_memory::lookup_func`)
+    /// belongs to this module.
+    #[cfg(unix)]
+    pub fn owns_code(&self, reg: u64) -> bool {
+        self.native().is_some_and(|n| n.registration_id() == reg)
+            || self.tiered_code.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|c| c.registration_id() == reg)
     }
 
     /// The interpreter code of defined function `def`, translating it on
@@ -88,7 +145,13 @@ impl RuntimeModule {
     /// already validated).
     pub fn interp_func(&self, def: DefinedFuncIndex) -> std::result::Result<&InterpFunc, &ModuleError> {
         let cell = &self.interp[def.index()];
-        cell.get_or_init(|| translate::translate(&self.info, &self.wasm, def)).as_ref()
+        cell.get_or_init(|| {
+            translate::translate(&self.info, &self.wasm, def).map(|mut f| {
+                f.tier = &self.tiers[def.index()];
+                f
+            })
+        })
+        .as_ref()
     }
 
     /// The backtrace frame of function `func_index` (names from the name
@@ -101,20 +164,28 @@ impl RuntimeModule {
         }
     }
 
-    /// The module's native code, if it was compiled.
+    /// The module's native code, if it was compiled as a whole.
+    #[cfg(unix)]
     #[inline]
     pub fn native(&self) -> Option<&NativeCode> {
         self.native.get()
     }
 
-    /// Installs the module's native code (one entry per defined function).
+    /// Installs the module's native code (one entry per defined function):
+    /// every function is `Ready` from now on.
     ///
     /// # Errors
     /// If native code was already installed or has the wrong number of
     /// functions.
+    #[cfg(unix)]
     pub fn set_native(&self, code: NativeCode) -> Result<()> {
         if code.num_defined() != self.info.num_defined_funcs() as usize {
             return Err(Error::msg("native code does not match the module's functions"));
+        }
+        for (d, t) in self.tiers.iter().enumerate() {
+            t.array_call.store(code.array_trampoline(d) as *mut u8, std::sync::atomic::Ordering::Relaxed);
+            t.wasm_call.store(code.wasm_call(d) as *mut u8, std::sync::atomic::Ordering::Release);
+            t.set_state(crate::tier::TierState::Ready);
         }
         self.native.set(code).map_err(|_| Error::msg("the module already has native code"))
     }

@@ -43,6 +43,7 @@ use crate::traphandlers::{catch_traps, TrapInfo};
 use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
 use crate::stack::{approx_sp, stack_limit_below};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// `func_index` of code that is not a wasm function (trampolines) in the
@@ -58,6 +59,10 @@ pub enum NativeRelocTarget {
     /// given to [`NativeCode::load`] (direct calls between a module's
     /// functions).
     Function(u32),
+    /// A wasm→array trampoline (the fallback of funcref calls to functions
+    /// without native code): an index into the `trampolines` addresses
+    /// given to [`NativeCode::load`].
+    Trampoline(u32),
 }
 
 /// A relocation in a [`NativeFunction`].
@@ -112,11 +117,12 @@ impl NativeCode {
     /// and registers their trap tables. `defined[d] = (f, t)` names, for
     /// defined function `d` of the module, its code `functions[f]` and the
     /// array→wasm trampoline `functions[t]` of its signature (empty for a
-    /// batch of trampolines only).
+    /// batch of trampolines only). `trampolines` are the addresses that
+    /// [`NativeRelocTarget::Trampoline`] relocations refer to by index.
     ///
     /// # Errors
     /// A mapping failure, or indices/relocations that do not fit the code.
-    pub fn load(functions: &[NativeFunction<'_>], defined: &[(u32, u32)]) -> Result<NativeCode> {
+    pub fn load(functions: &[NativeFunction<'_>], defined: &[(u32, u32)], trampolines: &[usize]) -> Result<NativeCode> {
         let layout: Vec<(&[u8], u32)> = functions.iter().map(|f| (f.code, f.alignment)).collect();
         let mut mem = CodeMemory::new(&layout).map_err(|e| Error::msg(format!("mapping native code: {e}")))?;
         for (i, f) in functions.iter().enumerate() {
@@ -125,6 +131,9 @@ impl NativeCode {
                     NativeRelocTarget::LibCall(lc) => libcall_address(lc),
                     NativeRelocTarget::Function(j) if (j as usize) < functions.len() => mem.func_ptr(j as usize) as usize,
                     NativeRelocTarget::Function(j) => return Err(Error::msg(format!("native code: relocation to function {j} of {}", functions.len()))),
+                    NativeRelocTarget::Trampoline(j) => *trampolines
+                        .get(j as usize)
+                        .ok_or_else(|| Error::msg(format!("native code: relocation to trampoline {j} of {}", trampolines.len())))?,
                 };
                 mem.apply(i, r.offset, r.kind, target, r.addend)
                     .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
@@ -249,15 +258,41 @@ pub unsafe extern "C" fn native_array_call(
     // and its store is live and not otherwise borrowed.
     unsafe {
         let inst = Instance::from_vmctx((*callee).vmctx);
-        let store = (*inst).store();
         let module = (*inst).module();
-        let Some(native) = module.native() else {
-            (*store).pending_error = Some(Error::msg("internal error: native entry of a module without native code"));
+        let def = (*callee).func_index.wrapping_sub(module.info.num_imported_funcs);
+        let tramp = module.tiers.get(def as usize).map_or(core::ptr::null_mut(), |t| {
+            // `array_call` was stored before `wasm_call` was published.
+            if t.native_entry().is_some() { t.array_call.load(Ordering::Relaxed) } else { core::ptr::null_mut() }
+        });
+        if tramp.is_null() {
+            (*(*inst).store()).pending_error = Some(Error::msg("internal error: native entry of a function without native code"));
             return false;
-        };
-        let def = ((*callee).func_index - module.info.num_imported_funcs) as usize;
-        let trampoline = native.array_trampoline(def);
+        }
+        let trampoline = core::mem::transmute::<*mut u8, VMArrayCallFn>(tramp);
+        enter_native(trampoline, callee, caller_vmctx, args, args_len)
+    }
+}
 
+/// Runs `entry` — native code with the array-call ABI (an array→wasm
+/// trampoline, or an OSR entry) — for `callee`, with the stack limit and
+/// trap handling described in the module documentation.
+///
+/// # Safety
+/// `entry` is published, registered code with the array-call ABI for
+/// `callee`, a live funcref of a defined function of a live instance;
+/// `args` holds `args_len` slots as `entry` expects; the store is not
+/// borrowed elsewhere.
+pub unsafe fn enter_native(
+    entry: VMArrayCallFn,
+    callee: *const VMFuncRef,
+    caller_vmctx: *mut VMContext,
+    args: *mut ValRaw,
+    args_len: usize,
+) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        let inst = Instance::from_vmctx((*callee).vmctx);
+        let store = (*inst).store();
         let vmstore = &raw mut *(*store).vm_store_context;
         let sp = approx_sp();
         let outermost = (*vmstore).stack_limit == 0;
@@ -271,9 +306,9 @@ pub unsafe extern "C" fn native_array_call(
         let mut ok = false;
         let ok_ptr: *mut bool = &mut ok;
         // SAFETY (closure): only raw pointers and a fn pointer are
-        // captured; the trampoline is published, registered code with the
+        // captured; the entry is published, registered code with the
         // array-call ABI, called with the caller's arguments.
-        let caught = catch_traps(move || *ok_ptr = trampoline(callee, caller_vmctx, args, args_len));
+        let caught = catch_traps(move || *ok_ptr = entry(callee, caller_vmctx, args, args_len));
         if outermost {
             (*vmstore).stack_limit = 0;
         }
@@ -359,11 +394,7 @@ unsafe fn walk_frames(mut fp: usize, low: usize, high: usize, out: &mut Vec<(u64
 /// Names frame `func_index` of the module registered as `reg`, looked up
 /// among the store's instances.
 fn frame_info(store: &StoreOpaque, reg: u64, func_index: u32) -> FrameInfo {
-    let module = store
-        .instances
-        .iter()
-        .map(|i| i.module())
-        .find(|m| m.native().is_some_and(|n| n.registration_id() == reg));
+    let module = store.instances.iter().map(|i| i.module()).find(|m| m.owns_code(reg));
     match module {
         Some(m) => m.frame_info(func_index),
         None => FrameInfo { func_index, func_name: None, module_name: None },

@@ -4,11 +4,16 @@
 //! and host callees look alike and a tier-up only swaps the funcref's
 //! entries:
 //!
-//! * `call f`: `funcref = func_ptrs[f]`; `call_indirect(funcref.wasm_call,
-//!   funcref.vmctx, own vmctx, args…)`. The runtime guarantees `wasm_call`
-//!   is never null (interpreted and host functions get a trampoline).
+//! * `call f`: `funcref = func_ptrs[f]` (for a defined function, the
+//!   funcref's fixed place in the own VMContext); `call_indirect(entry,
+//!   funcref, own vmctx, args…)` (the wasm-call ABI, `env::wasm_signature`)
+//!   where `entry = funcref.wasm_call`, or — while that is null, i.e. the
+//!   callee is still interpreted (tiered mode) — the wasm→array trampoline
+//!   of the callee's type, which enters the callee through its
+//!   `array_call`. The trampoline's address is a relocation
+//!   ([`crate::RelocTarget::Trampoline`]) the loader resolves.
 //!   With `CompilerOptions::direct_calls`, a call of a defined function is
-//!   a direct `call` linked by the loader, with the caller's vmctx.
+//!   a direct `call` linked by the loader.
 //! * `call_indirect (type ty) table t`: `index >= current_elements` traps
 //!   `UndefinedElement`; a null element traps `UninitializedElement`;
 //!   `funcref.type_index != header.type_ids[ty]` traps `BadSignature`.
@@ -18,6 +23,7 @@ use crate::env;
 use crate::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, types, InstBuilder, MemFlagsData, Value};
+
 use kiln_aot_format::TrapCode;
 use wasmparser::Operator;
 
@@ -40,14 +46,14 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         let sig = self.signature(ty)?;
         let nparams = self.env.module.types[ty as usize].params.len();
         let l = self.env.offsets.func_ref;
-        // `wasm_call` changes on tier-up: not readonly. `vmctx` never changes.
+        // `wasm_call` changes on tier-up: not readonly. Not `can_move`
+        // either: for `call_indirect` it must stay below the null check (a
+        // hoisted load of a null funcref would fault).
         let code = self.b.ins().load(self.env.ptr, self.env.vm(), funcref, l.wasm_call as i32);
-        // Not `can_move`: for `call_indirect` these loads must stay below
-        // the null check (a hoisted load of a null funcref would fault).
-        let fixed = MemFlagsData::trusted().with_readonly().with_alias_region(Some(self.env.regions.vm));
-        let callee_vmctx = self.b.ins().load(self.env.ptr, fixed, funcref, l.vmctx as i32);
+        let tramp = self.trampoline_addr(ty);
+        let code = self.b.ins().select(code, code, tramp);
         let mut args = Vec::with_capacity(nparams + 2);
-        args.push(callee_vmctx);
+        args.push(funcref);
         args.push(self.vmctx);
         args.extend(self.popn(nparams)?);
         let call = self.b.ins().call_indirect(sig, code, &args);
@@ -56,10 +62,33 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         self.reload_epoch_deadline()
     }
 
+    /// The address of the wasm→array trampoline for type `ty` (a symbol the
+    /// loader resolves, one per type and function).
+    fn trampoline_addr(&mut self, ty: u32) -> Value {
+        let gv = match self.tramp_gvs.get(&ty) {
+            Some(gv) => *gv,
+            None => {
+                let name = self
+                    .b
+                    .func
+                    .declare_imported_user_function(ir::UserExternalName::new(crate::TRAMPOLINE_NAMESPACE, ty));
+                let gv = self.b.create_global_value(ir::GlobalValueData::Symbol {
+                    name: ir::ExternalName::User(name),
+                    offset: 0.into(),
+                    colocated: false,
+                    tls: false,
+                });
+                self.tramp_gvs.insert(ty, gv);
+                gv
+            }
+        };
+        self.b.ins().symbol_value(self.env.ptr, gv)
+    }
+
     /// Calls defined function `def` of this module directly (a colocated,
     /// PC-relative call the loader links; see
-    /// [`crate::CompilerOptions::direct_calls`]): the callee's vmctx is
-    /// this function's, as both belong to the same instance.
+    /// [`crate::CompilerOptions::direct_calls`]), passing the callee's
+    /// funcref (inside this instance's VMContext).
     fn call_direct(&mut self, def: u32, ty: u32) -> Result<(), CompileError> {
         let sig = self.signature(ty)?;
         let nparams = self.env.module.types[ty as usize].params.len();
@@ -70,8 +99,9 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
             colocated: true,
             patchable: false,
         });
+        let funcref = self.b.ins().iadd_imm_s(self.vmctx, self.env.offsets.func_ref(def) as i64);
         let mut args = Vec::with_capacity(nparams + 2);
-        args.push(self.vmctx);
+        args.push(funcref);
         args.push(self.vmctx);
         args.extend(self.popn(nparams)?);
         let call = self.b.ins().call(callee, &args);
@@ -94,6 +124,11 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                 let imported = self.env.module.num_imported_funcs;
                 if self.opts.direct_calls && function_index >= imported {
                     self.call_direct(function_index - imported, ty)?;
+                } else if function_index >= imported {
+                    // A defined function's funcref has a fixed place.
+                    let off = self.env.offsets.func_ref(function_index - imported);
+                    let funcref = self.b.ins().iadd_imm_s(self.vmctx, off as i64);
+                    self.call_funcref(funcref, ty)?;
                 } else {
                     let funcref = self.env.func_ref(&mut self.b, self.vmctx, function_index)?;
                     self.call_funcref(funcref, ty)?;

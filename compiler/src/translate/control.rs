@@ -135,8 +135,15 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                 let next = self.block_with_params(&r);
                 let params = self.popn(p.len())?;
                 let height = self.stack.len();
+                let osr = self.osr_begin();
                 self.b.ins().jump(header, &args(&params));
+                if let Some(below) = &osr {
+                    self.osr_finish(header, below, &p)?;
+                }
                 self.b.switch_to_block(header);
+                for (i, (var, _)) in osr.into_iter().flatten().enumerate() {
+                    self.stack[i] = self.b.use_var(var);
+                }
                 self.stack.extend_from_slice(self.b.block_params(header));
                 self.control.push(ControlFrame {
                     kind: FrameKind::Loop { header },
@@ -201,7 +208,7 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
             Operator::Return => {
                 let n = self.control.first().ok_or_else(underflow)?.num_results;
                 let vals = self.peekn(n)?.to_vec();
-                self.b.ins().return_(&vals);
+                self.emit_return(&vals);
                 self.reachable = false;
             }
             _ => return Ok(false),

@@ -46,10 +46,18 @@ pub(crate) struct FuncTranslator<'a, 'm> {
     pub reachable: bool,
     /// Blocks opened inside unreachable code, not yet closed.
     pub unreachable_depth: u32,
-    /// Locals, parameters first, with their Cranelift type.
+    /// Locals, parameters first.
     pub locals: Vec<Variable>,
+    /// The Cranelift type of each local.
+    pub local_types: Vec<ir::Type>,
+    /// Set when translating an OSR entry.
+    pub osr: Option<OsrEntry>,
+    /// Byte offset of the operator being translated.
+    pub offset: u32,
     /// Imported signatures by type index.
     pub sigs: HashMap<u32, ir::SigRef>,
+    /// Symbols of wasm→array trampolines by type index.
+    pub tramp_gvs: HashMap<u32, ir::GlobalValue>,
     /// Shared cold block that traps with a dynamic kiln trap code (the
     /// status of a builtin), created on first use.
     pub trap_dispatch: Option<Block>,
@@ -59,13 +67,36 @@ pub(crate) struct FuncTranslator<'a, 'm> {
     pub epoch_deadline: Option<Variable>,
 }
 
-/// Translates defined function `def` to Cranelift IR.
+/// The OSR entry being built (see `Compiler::compile_osr_entry`).
+pub(crate) struct OsrEntry {
+    /// Byte offset of the loop to enter.
+    pub loop_offset: u32,
+    /// The block that loads the frame and jumps to the loop header.
+    pub block: Block,
+    /// The slot array (entry parameter): frame values in, results out.
+    pub slots: Value,
+    /// Whether the loop was reached.
+    pub found: bool,
+}
+
+/// A zero of Cranelift type `t`.
+fn zero_of(b: &mut FunctionBuilder, t: ir::Type) -> Value {
+    match t {
+        types::F32 => b.ins().f32const(0.0),
+        types::F64 => b.ins().f64const(0.0),
+        t => b.ins().iconst(t, 0),
+    }
+}
+
+/// Translates defined function `def` to Cranelift IR: its normal code
+/// (wasm-call ABI), or with `osr_loop` its OSR entry at that loop.
 pub(crate) fn translate_function(
     isa: &dyn TargetIsa,
     opts: &CompilerOptions,
     module: &ModuleInfo,
     wasm: &[u8],
     def: DefinedFuncIndex,
+    osr_loop: Option<u32>,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, CompileError> {
     if let Some(m) = module.memories.iter().find(|m| m.memory64 || m.shared) {
@@ -92,18 +123,34 @@ pub(crate) fn translate_function(
         .ok_or_else(|| CompileError::Unsupported(format!("function {func_index} has no type")))?;
 
     let ptr = isa.pointer_type();
-    let sig = env::wasm_signature(ptr, ty)?;
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index.as_u32()), sig);
+    let sig = match osr_loop {
+        None => env::wasm_signature(ptr, ty)?,
+        Some(_) => {
+            // The array-call shape (see `Compiler::compile_osr_entry`).
+            let mut sig = ir::Signature::new(isa.default_call_conv());
+            sig.params.push(ir::AbiParam::special(ptr, ir::ArgumentPurpose::VMContext));
+            sig.params.extend([ir::AbiParam::new(ptr); 3]);
+            sig.returns.push(ir::AbiParam::new(types::I8));
+            sig
+        }
+    };
+    let name_space = if osr_loop.is_some() { 4 } else { 0 };
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(name_space, func_index.as_u32()), sig);
     let regions = env::Regions::declare(&mut func);
     let env = Env::new(isa, module, regions);
 
-    // Stack limit: vmctx → header.store_context → stack_limit. Cranelift
-    // compares sp with it in the prologue and traps with STACK_OVERFLOW.
-    let gv_vmctx = func.create_global_value(GlobalValueData::VMContext);
+    // The first parameter is the callee's own funcref, which lives inside
+    // its instance's VMContext at `func_ref(def)`: the vmctx is a constant
+    // offset away (see `env::wasm_signature`).
+    let funcref_offset = -(env.offsets.func_ref(def.as_u32()) as i64);
+    // Stack limit: the store context (in the VMContext header, addressed
+    // from the funcref) → stack_limit. Cranelift compares sp with it in the
+    // prologue and traps with STACK_OVERFLOW.
     let ro = func.dfg.mem_flags.insert(env::readonly()).map_err(|_| CompileError::Codegen("memflags overflow".into()))?;
+    let gv_funcref = func.create_global_value(GlobalValueData::VMContext);
     let gv_store = func.create_global_value(GlobalValueData::Load {
-        base: gv_vmctx,
-        offset: (env.offsets.header.store_context as i32).into(),
+        base: gv_funcref,
+        offset: (env.offsets.header.store_context as i32 + funcref_offset as i32).into(),
         global_type: ptr,
         flags: ro,
     });
@@ -121,28 +168,50 @@ pub(crate) fn translate_function(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let params: Vec<Value> = b.block_params(entry).to_vec();
-    let vmctx = params[0];
+    let vmctx = b.ins().iadd_imm_s(params[0], funcref_offset);
+
+    // An OSR entry branches on its (never null) slot array to the OSR
+    // block, filled in when the translation reaches the loop; the
+    // function's normal start stays in the IR (reachable on a null array
+    // only) so that the code before the loop translates as usual.
+    let mut osr = None;
+    let mut wasm_params: Vec<Value> = params.get(2..).unwrap_or_default().to_vec();
+    if let Some(loop_offset) = osr_loop {
+        let slots = params[2];
+        let block = b.create_block();
+        let start = b.create_block();
+        b.ins().brif(slots, block, &[], start, &[]);
+        b.seal_block(block);
+        b.seal_block(start);
+        b.switch_to_block(start);
+        wasm_params.clear();
+        for p in ty.params.iter() {
+            let t = env::val_type(ptr, *p)?;
+            wasm_params.push(zero_of(&mut b, t));
+        }
+        osr = Some(OsrEntry { loop_offset, block, slots, found: false });
+    }
 
     let mut locals = Vec::new();
+    let mut local_types = Vec::new();
     for (i, p) in ty.params.iter().enumerate() {
-        let var = b.declare_var(env::val_type(ptr, *p)?);
-        b.def_var(var, params[i + 2]);
+        let t = env::val_type(ptr, *p)?;
+        let var = b.declare_var(t);
+        b.def_var(var, wasm_params[i]);
         locals.push(var);
+        local_types.push(t);
     }
     let mut locals_reader = body.get_locals_reader()?;
     for _ in 0..locals_reader.get_count() {
         let (count, vt) = locals_reader.read()?;
         let wt = WasmValType::from_wasmparser(vt).ok_or_else(|| CompileError::Unsupported(format!("local type {vt:?}")))?;
         let cty = env::val_type(ptr, wt)?;
-        let zero = match cty {
-            types::F32 => b.ins().f32const(0.0),
-            types::F64 => b.ins().f64const(0.0),
-            t => b.ins().iconst(t, 0),
-        };
+        let zero = zero_of(&mut b, cty);
         for _ in 0..count {
             let var = b.declare_var(cty);
             b.def_var(var, zero);
             locals.push(var);
+            local_types.push(cty);
         }
     }
 
@@ -156,7 +225,11 @@ pub(crate) fn translate_function(
         reachable: true,
         unreachable_depth: 0,
         locals,
+        local_types,
+        osr,
+        offset: 0,
         sigs: HashMap::new(),
+        tramp_gvs: HashMap::new(),
         trap_dispatch: None,
         epoch_deadline: None,
     };
@@ -173,6 +246,7 @@ pub(crate) fn translate_function(
     while !ops.eof() {
         let offset = ops.original_position();
         let op = ops.read()?;
+        t.offset = offset as u32;
         t.op(&op).map_err(|e| match e {
             CompileError::Unsupported(m) => CompileError::Unsupported(format!("{m} (at offset {offset:#x})")),
             e => e,
@@ -184,7 +258,10 @@ pub(crate) fn translate_function(
     if t.reachable {
         let n = results.len();
         let vals = t.popn(n)?;
-        t.b.ins().return_(&vals);
+        t.emit_return(&vals);
+    }
+    if t.osr.as_ref().is_some_and(|o| !o.found) {
+        return Err(CompileError::Codegen(format!("OSR entry: no reachable loop at offset {:#x}", osr_loop.unwrap_or(0))));
     }
     t.finish_trap_dispatch();
     t.b.seal_all_blocks();
@@ -345,6 +422,85 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
     /// Converts a pointer-sized length to `I32` (wasm sizes fit 32 bits).
     pub fn ptr_to_i32(&mut self, v: Value) -> Value {
         if self.env.ptr == types::I32 { v } else { self.b.ins().ireduce(types::I32, v) }
+    }
+
+    /// Returns `vals` from the function: a plain return, or in an OSR
+    /// entry, stores into the slot array and returns 1.
+    pub fn emit_return(&mut self, vals: &[Value]) {
+        let Some(slots) = self.osr.as_ref().map(|o| o.slots) else {
+            self.b.ins().return_(vals);
+            return;
+        };
+        let flags = ir::MemFlagsData::trusted().with_endianness(ir::Endianness::Little);
+        for (i, &v) in vals.iter().enumerate() {
+            let v = match self.b.func.dfg.value_type(v) {
+                types::F32 => {
+                    let bits = self.b.ins().bitcast(types::I32, ir::MemFlagsData::new(), v);
+                    self.b.ins().uextend(types::I64, bits)
+                }
+                types::F64 => self.b.ins().bitcast(types::I64, ir::MemFlagsData::new(), v),
+                t if t.is_int() && t.bits() < 64 => self.b.ins().uextend(types::I64, v),
+                _ => v,
+            };
+            self.b.ins().store(flags, v, slots, (i * 8) as i32);
+        }
+        let one = self.b.ins().iconst(types::I8, 1);
+        self.b.ins().return_(&[one]);
+    }
+
+    /// At the `loop` an OSR entry enters (the operand stack below the loop
+    /// in `self.stack`, its parameters in `params`, before the jump to the
+    /// header): moves the values below the loop into variables (defined
+    /// here for the normal path), so that after the header they are
+    /// whichever path arrived. `None` at any other `loop`.
+    pub fn osr_begin(&mut self) -> Option<Vec<(Variable, ir::Type)>> {
+        let osr = self.osr.as_mut()?;
+        if osr.found || osr.loop_offset != self.offset {
+            return None;
+        }
+        osr.found = true;
+        let below = self
+            .stack
+            .iter()
+            .map(|&v| {
+                let ty = self.b.func.dfg.value_type(v);
+                let var = self.b.declare_var(ty);
+                self.b.def_var(var, v);
+                (var, ty)
+            })
+            .collect();
+        Some(below)
+    }
+
+    /// After the normal path's jump to the loop `header`: fills the OSR
+    /// block — every local, the values below the loop (`below`, from
+    /// [`Self::osr_begin`]) and the loop parameters (types `params`)
+    /// loaded from the slot array, then a jump to `header`. The caller then
+    /// switches to the header and replaces the stack entries below the loop
+    /// with the variables' `use_var`.
+    pub fn osr_finish(&mut self, header: Block, below: &[(Variable, ir::Type)], params: &[ir::Type]) -> Result<(), CompileError> {
+        let Some((block, slots)) = self.osr.as_ref().map(|o| (o.block, o.slots)) else { return Ok(()) };
+        self.b.switch_to_block(block);
+        let flags = ir::MemFlagsData::trusted().with_endianness(ir::Endianness::Little);
+        let mut slot = 0i32;
+        for i in 0..self.locals.len() {
+            let v = self.b.ins().load(self.local_types[i], flags, slots, slot * 8);
+            self.b.def_var(self.locals[i], v);
+            slot += 1;
+        }
+        for &(var, ty) in below {
+            let v = self.b.ins().load(ty, flags, slots, slot * 8);
+            self.b.def_var(var, v);
+            slot += 1;
+        }
+        let mut args = Vec::with_capacity(params.len());
+        for &ty in params {
+            args.push(BlockArg::Value(self.b.ins().load(ty, flags, slots, slot * 8)));
+            slot += 1;
+        }
+        self.reload_epoch_deadline()?;
+        self.b.ins().jump(header, &args);
+        Ok(())
     }
 
     /// The local variable `index`.

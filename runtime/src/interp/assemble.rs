@@ -148,7 +148,7 @@ fn dropped(code: &[Instr], i: usize) -> bool {
     }
 }
 
-fn is_cond_branch(i: &Instr) -> Option<u32> {
+pub(crate) fn is_cond_branch(i: &Instr) -> Option<u32> {
     use Instr as I;
     match *i {
         I::BrIfNez { target, .. }
@@ -238,8 +238,15 @@ fn thread_returns(code: &[Instr], i: usize, is_target: &[bool]) -> Option<Instr>
     }
 }
 
-/// Assembles `code` (the translator's output for one function).
-pub(crate) fn assemble(code: &[Instr]) -> Box<[Op]> {
+/// Whether instruction `i` of `code` disappears in the assembled code.
+pub(crate) fn is_dropped(code: &[Instr], i: usize) -> bool {
+    dropped(code, i)
+}
+
+/// Assembles `code` (the translator's output for one function); also
+/// returns, for every instruction index (and one past the end), the index
+/// of the op that runs first from there.
+pub(crate) fn assemble(code: &[Instr]) -> (Box<[Op]>, Vec<u32>) {
     let is_target = branch_targets(code);
     let mut new_index = Vec::with_capacity(code.len() + 1);
     let mut n = 0u32;
@@ -275,7 +282,7 @@ pub(crate) fn assemble(code: &[Instr]) -> Box<[Op]> {
         let instr = thread_returns(code, i, &is_target).unwrap_or(*instr);
         ops.push(assemble_one(&instr, me, &new_index, aux_a));
     }
-    ops.into_boxed_slice()
+    (ops.into_boxed_slice(), new_index)
 }
 
 /// The op for `instr` placed at index `me`; `aux_a` is the word of a

@@ -15,7 +15,6 @@
 //! into the function's code. Results are returned in `fp[0 ..]`, which is
 //! where the caller's argument temps were.
 
-use std::sync::atomic::AtomicU32;
 
 /// A frame slot index relative to the frame pointer.
 pub type Slot = u32;
@@ -255,11 +254,63 @@ pub struct InterpFunc {
     pub consts: Box<[u64]>,
     /// Slots the frame needs in all.
     pub frame_size: u32,
-    /// Hotness, shared by every instance of the module: each instance
-    /// counts entries and loop iterations in its own counter and adds them
-    /// here in chunks of 1024 (so threads do not contend on this line).
-    /// The tier-up issue compares it with a threshold.
-    pub hotness: AtomicU32,
+    /// The function's tier-up slot in its module (set by
+    /// `RuntimeModule::interp_func`; the module owns both).
+    pub(crate) tier: *const crate::tier::FuncTier,
+    /// OSR points: the loop headers an interpreted frame can leave for
+    /// native code, sorted by `op`.
+    pub(crate) osr_points: Box<[OsrPoint]>,
+}
+
+/// Where an interpreted frame at a loop header keeps the wasm operand
+/// stack, so an OSR entry can take it over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OsrPoint {
+    /// Index in `ops` of the first op of the loop body (where back-edges
+    /// land; a rotated back-edge lands one op later).
+    pub op: u32,
+    /// Whether back-edges to this loop may land at `op + 1` (loop rotation
+    /// evaluated the loop's leading exit test at the bottom).
+    pub rotated: bool,
+    /// Byte offset of the `loop` operator in the module.
+    pub loop_offset: u32,
+    /// The operand stack at the header, bottom first: a slot or a constant.
+    pub stack: Box<[OsrValue]>,
+}
+
+/// One operand stack value at an [`OsrPoint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OsrValue {
+    /// In this frame slot.
+    Slot(Slot),
+    /// This constant's bits.
+    Const(u64),
+}
+
+// SAFETY: `tier` points into the module that owns this function; the
+// `FuncTier` is itself `Sync`.
+unsafe impl Send for InterpFunc {}
+// SAFETY: as above.
+unsafe impl Sync for InterpFunc {}
+
+impl InterpFunc {
+    /// The OSR point of the loop whose back-edges land at op `index`.
+    pub(crate) fn osr_point(&self, index: u32) -> Option<&OsrPoint> {
+        let i = match self.osr_points.binary_search_by_key(&index, |p| p.op) {
+            Ok(i) => return Some(&self.osr_points[i]),
+            Err(i) => i.checked_sub(1)?,
+        };
+        let p = &self.osr_points[i];
+        (p.rotated && p.op + 1 == index).then_some(p)
+    }
+
+    /// The function's tier-up slot.
+    #[inline(always)]
+    pub(crate) fn tier(&self) -> &crate::tier::FuncTier {
+        // SAFETY: set to the owning module's slot before the function is
+        // published, and the module outlives its functions.
+        unsafe { &*self.tier }
+    }
 }
 
 impl std::fmt::Debug for InterpFunc {

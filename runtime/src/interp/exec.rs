@@ -28,7 +28,9 @@
 //! current instance (reloaded after anything that can change it: calls,
 //! returns, `memory.grow`).
 
-use super::code::{InterpFunc, Op};
+use super::code::{InterpFunc, Op, OsrPoint, OsrValue};
+use crate::tier::{chunk, HotCounters, JobKind, TierState, ENTRY_CHUNK};
+use kiln_aot_format::DefinedFuncIndex;
 use super::{Frame, InterpStack};
 use crate::error::{FrameInfo, Trap};
 use crate::instance::Instance;
@@ -89,15 +91,17 @@ pub(crate) struct State {
     /// Calls left before the next checkpoint ([`CHECK_INTERVAL`]); loop
     /// back-edges are paced by the hotness count instead.
     pub budget: u32,
-    /// The current function's instance-local hotness counter.
-    pub hot: *mut u32,
+    /// The current function's instance-local hotness budget.
+    pub hot: *mut HotCounters,
+    /// The current function's frame is already in the pending error's
+    /// backtrace (it was handed over to native code by OSR).
+    pub current_reported: bool,
 }
 
 /// Calls (or back-edges of one function) between two checkpoints, which
 /// check the epoch deadline and return to the dispatch loop: an interrupted
-/// guest stops within this many iterations or calls. A power of two that
-/// divides [`HOTNESS_FLUSH`].
-pub(crate) const CHECK_INTERVAL: u32 = 256;
+/// guest stops within this many iterations or calls.
+pub(crate) const CHECK_INTERVAL: u32 = crate::tier::EDGE_CHUNK;
 
 impl State {
     #[inline(always)]
@@ -134,53 +138,191 @@ pub(crate) fn interrupted(st: &State) -> bool {
     unsafe { (*st.epoch).load(Ordering::Relaxed) >= st.deadline }
 }
 
-/// Instance-local counts are added to the module-wide count in chunks of
-/// this many (a power of two).
-pub(crate) const HOTNESS_FLUSH: u32 = 1024;
-
-/// Adds one to the current function's instance-local hotness count and
-/// returns the new count.
+/// Charges a function entry against the instance's budget.
 #[inline(always)]
-fn bump(st: &mut State) -> u32 {
+pub(crate) fn charge(st: &mut State) {
     // SAFETY: `hot` points into the current instance's counters, which
     // live as long as the instance; only this thread uses them.
     unsafe {
-        let h = (*st.hot).wrapping_add(1);
-        *st.hot = h;
-        h
+        (*st.hot).entries -= 1;
+        if (*st.hot).entries <= 0 {
+            entries_spent(st);
+        }
     }
 }
 
-/// Charges a function entry.
-#[inline(always)]
-pub(crate) fn charge(st: &mut State) {
-    if bump(st) & (HOTNESS_FLUSH - 1) == 0 {
-        // SAFETY: `func` is the running function.
-        flush_hotness(unsafe { &*st.func });
-    }
-}
-
-/// Charges a loop back-edge to `pc`. The same count paces the checks:
-/// every [`CHECK_INTERVAL`] back-edges of a function, [`checkpoint`] (and
-/// the flush to the module-wide count) runs, so a loop carries a single
-/// counter update.
+/// Charges a loop back-edge to `pc`. When the instance's chunk of the
+/// budget is spent (every [`CHECK_INTERVAL`] back-edges at most), the slow
+/// path adds it to the module-wide count, may queue the function for
+/// tier-up or hand the frame over to an OSR entry, and runs
+/// [`checkpoint`]; so a loop carries a single counter update.
 #[inline(always)]
 pub(crate) fn back_edge(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Option<Exit> {
-    let h = bump(st);
-    if h & (CHECK_INTERVAL - 1) == 0 {
-        if h & (HOTNESS_FLUSH - 1) == 0 {
-            // SAFETY: `func` is the running function.
-            flush_hotness(unsafe { &*st.func });
+    // SAFETY: as in `charge`.
+    unsafe {
+        (*st.hot).edges -= 1;
+        if (*st.hot).edges <= 0 {
+            return Some(edges_spent(pc, fp, st, mb, ml));
         }
-        return Some(checkpoint(pc, fp, st, mb, ml));
     }
     None
 }
 
+/// The current function's module and defined index.
+///
+/// # Safety
+/// `st.inst` is live and `st.func_index` is one of its defined functions.
+#[inline(always)]
+unsafe fn current_def(st: &State) -> (&'static std::sync::Arc<crate::module::RuntimeModule>, DefinedFuncIndex) {
+    // SAFETY: per the contract; the instance (and its module) outlive the
+    // activation, which is all the returned reference is used for.
+    unsafe {
+        let module: &'static std::sync::Arc<crate::module::RuntimeModule> = &*(&raw const *(*st.inst).module());
+        (module, DefinedFuncIndex(st.func_index - module.info.num_imported_funcs))
+    }
+}
+
 #[cold]
 #[inline(never)]
-fn flush_hotness(func: &InterpFunc) {
-    func.hotness.fetch_add(HOTNESS_FLUSH, Ordering::Relaxed);
+fn entries_spent(st: &mut State) {
+    // SAFETY: the running function, its instance and counters are live.
+    unsafe {
+        let (module, def) = current_def(st);
+        let tier = (*st.func).tier();
+        let hot = &mut *st.hot;
+        let used = hot.entry_chunk as u64;
+        let total = tier.entries.fetch_add(used, Ordering::Relaxed) + used + tier.back_edges.load(Ordering::Relaxed);
+        let threshold = module.tier_threshold();
+        if total >= threshold && tier.try_queue() {
+            module.submit(def, JobKind::Function);
+        }
+        hot.entry_chunk = chunk(ENTRY_CHUNK, threshold, total);
+        hot.entries = hot.entry_chunk;
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
+    // SAFETY: the running function, its instance and counters are live;
+    // `to` is a loop header of the running function.
+    unsafe {
+        let (module, def) = current_def(st);
+        let func = &*st.func;
+        let tier = func.tier();
+        let hot = &mut *st.hot;
+        let used = hot.edge_chunk as u64;
+        let total = tier.back_edges.fetch_add(used, Ordering::Relaxed) + used + tier.entries.load(Ordering::Relaxed);
+        let threshold = module.tier_threshold();
+        hot.edge_chunk = chunk(CHECK_INTERVAL, threshold, total);
+        hot.edges = hot.edge_chunk;
+        if total >= threshold {
+            // Hot from its loop: ask for an OSR entry for this loop first
+            // (this frame is waiting for it), then for the function. Once
+            // the function is ready, a frame still looping here asks for
+            // the OSR entry of its loop.
+            let state = tier.state();
+            let queue = state == TierState::Interpreted && tier.try_queue();
+            if queue || state == TierState::Ready {
+                let index = to.offset_from(func.ops.as_ptr()) as u32;
+                if let Some(point) = func.osr_point(index) {
+                    let (slot, created) = tier.osr_slot(point.loop_offset);
+                    if created {
+                        module.submit(def, JobKind::Osr(point.loop_offset));
+                    }
+                    let entry = slot.entry.load(Ordering::Acquire);
+                    if !entry.is_null()
+                        && !interrupted(st)
+                        && let Some(exit) = osr_transfer(fp, st, point, entry)
+                    {
+                        return exit;
+                    }
+                }
+            }
+            if queue {
+                module.submit(def, JobKind::Function);
+            }
+        }
+        checkpoint(to, fp, st, mb, ml)
+    }
+}
+
+/// Hands the frame at `fp`, stopped at the loop header of `point`, to the
+/// compiled OSR entry `entry`: its locals and operand stack go into an
+/// array above the frame, the entry runs the rest of the function and
+/// leaves the results there, and the frame returns them. `None` if the
+/// interpreter stack has no room for the array (the frame goes on
+/// interpreting).
+///
+/// # Safety
+/// The handler contract; `entry` is a published [`crate::tier::OsrEntryFn`]
+/// of the running function at `point`.
+#[cold]
+#[inline(never)]
+unsafe fn osr_transfer(fp: *mut u64, st: &mut State, point: &OsrPoint, entry: *mut u8) -> Option<Exit> {
+    // SAFETY: per the contract; the array is bounds-checked against the
+    // interpreter stack's end before it is written.
+    unsafe {
+        let func = &*st.func;
+        let locals = func.locals as usize;
+        let nresults = (*st.inst).func_type(st.func_index).results.len();
+        let len = (locals + point.stack.len()).max(nresults).max(1);
+        let buf = fp.add(func.frame_size as usize);
+        if buf.add(len) > st.stack_end {
+            return None;
+        }
+        core::ptr::copy_nonoverlapping(fp, buf, locals);
+        for (i, v) in point.stack.iter().enumerate() {
+            *buf.add(locals + i) = match *v {
+                OsrValue::Slot(s) => *fp.add(s as usize),
+                OsrValue::Const(bits) => bits,
+            };
+        }
+        func.tier().osr_entries.fetch_add(1, Ordering::Relaxed);
+        let stack = &mut *st.stack;
+        let saved_top = stack.top;
+        stack.top = buf.add(len).offset_from(stack.base()) as usize;
+        let fref = (*st.inst).func_ref(st.func_index);
+        let entry: crate::tier::OsrEntryFn = core::mem::transmute::<*mut u8, crate::tier::OsrEntryFn>(entry);
+        let ok = crate::native::enter_native(entry, fref, (*st.inst).vmctx(), buf as *mut ValRaw, len);
+        (*st.stack).top = saved_top;
+        st.deadline = (*st.vmstore).epoch_deadline;
+        if !ok {
+            // The native frames (this function's included) are in the
+            // error's backtrace already: unwind as if this frame returned.
+            if !pop_to_caller(st) {
+                st.current_reported = true;
+            }
+            return Some(Exit::Pending);
+        }
+        core::ptr::copy_nonoverlapping(buf, fp, nresults);
+        // Return to the dispatch loop, which continues in the caller.
+        Some(if pop_to_caller(st) { Exit::Continue } else { Exit::Return })
+    }
+}
+
+/// Pops the current function's frame, leaving the caller's registers in
+/// `st` (as [`do_return`] does, without continuing); false if the current
+/// function is this activation's first.
+///
+/// # Safety
+/// The handler contract.
+unsafe fn pop_to_caller(st: &mut State) -> bool {
+    // SAFETY: frames above `frames_base` were pushed by this activation.
+    unsafe {
+        let stack = &mut *st.stack;
+        if stack.frames.len() == st.frames_base {
+            return false;
+        }
+        let frame = stack.frames.pop().unwrap_unchecked();
+        st.func = frame.func;
+        st.func_index = frame.func_index;
+        st.inst = frame.inst;
+        st.hot = frame.hot;
+        let (mb, ml) = mem_regs(frame.inst);
+        st.save(frame.pc, frame.fp, mb, ml);
+        true
+    }
 }
 
 /// Memory 0 of `inst` as (base, length).
@@ -258,6 +400,7 @@ pub(crate) unsafe fn run(
             vmstore: &*(*store).vm_store_context,
             budget: CHECK_INTERVAL,
             hot: (*inst).hotness_ptr(func_index),
+            current_reported: false,
         };
         enter_frame(&*func, fp);
         charge(&mut st);
@@ -269,7 +412,10 @@ pub(crate) unsafe fn run(
                 Exit::Trap => {
                     return Err(unwind_trap(stack, st.frames_base, Trap::new(st.trap), st.inst, st.func_index));
                 }
-                Exit::Pending => return Err(unwind_pending(store, stack, st.frames_base, st.inst, st.func_index)),
+                Exit::Pending => {
+                    let current = (!st.current_reported).then_some((st.inst, st.func_index));
+                    return Err(unwind_pending(store, stack, st.frames_base, current));
+                }
             }
         }
     }
@@ -353,11 +499,20 @@ pub(crate) unsafe fn call_funcref(
     // the stack end and the frame count before it is written.
     unsafe {
         let new_fp = fp.add(args as usize);
-        if let Some((callee_inst, callee, callee_index)) = interpreted_callee(fref) {
-            let callee = match callee {
-                Ok(f) => f,
-                Err(code) => return trap(pc, fp, st, mb, ml, code),
-            };
+        let interp = match interpreted_callee(fref) {
+            Some((callee_inst, Ok(f), callee_index)) => {
+                if (*f).tier().native_entry().is_some() {
+                    // Tiered up since this instance last called it.
+                    (*callee_inst).promote(callee_index);
+                    None
+                } else {
+                    Some((callee_inst, f, callee_index))
+                }
+            }
+            Some((_, Err(code), _)) => return trap(pc, fp, st, mb, ml, code),
+            None => None,
+        };
+        if let Some((callee_inst, callee, callee_index)) = interp {
             let stack = &mut *st.stack;
             if stack.frames.len() >= st.max_frames || new_fp.add((*callee).frame_size as usize) > st.stack_end {
                 return trap(pc, fp, st, mb, ml, TrapCode::StackOverflow);
@@ -455,14 +610,15 @@ fn unwind_pending(
     store: *mut StoreOpaque,
     stack: *mut InterpStack,
     frames_base: usize,
-    inst: *mut Instance,
-    func_index: u32,
+    current: Option<(*mut Instance, u32)>,
 ) -> Unwind {
     // SAFETY: the store is live; no other reference to it is active while
     // the interpreter unwinds.
     let pending = unsafe { &mut (*store).pending_error };
     if let Some(trap) = pending.as_mut().and_then(|e| e.as_trap_mut()) {
-        trap.push_frame(frame_info(inst, func_index));
+        if let Some((inst, func_index)) = current {
+            trap.push_frame(frame_info(inst, func_index));
+        }
         // SAFETY: as in `unwind_trap`.
         let frames = unsafe { &(*stack).frames };
         for f in frames[frames_base..].iter().rev() {

@@ -35,8 +35,8 @@ pub(crate) struct Frame {
     pub pc: *const Op,
     pub fp: *mut u64,
     pub func_index: u32,
-    /// The caller's instance-local hotness counter.
-    pub hot: *mut u32,
+    /// The caller's instance-local hotness budget.
+    pub hot: *mut crate::tier::HotCounters,
 }
 
 /// The interpreter's stack of one store: value slots and frame records,
@@ -47,8 +47,6 @@ pub struct InterpStack {
     /// First free slot for a new activation.
     pub(crate) top: usize,
     pub(crate) max_frames: usize,
-    /// Stack address below which a new activation traps.
-    host_stack_limit: usize,
     depth: usize,
     max_slots: usize,
 }
@@ -66,7 +64,6 @@ impl InterpStack {
             top: 0,
             // A frame costs at least its 40-byte record and one slot.
             max_frames: (max_wasm_stack / 48).max(16),
-            host_stack_limit: 0,
             depth: 0,
             max_slots: (max_wasm_stack / 8).max(1024),
         }
@@ -108,6 +105,16 @@ pub unsafe extern "C" fn interp_array_call(
     let store = unsafe { (*inst).store() };
     // SAFETY: as above.
     let func_index = unsafe { (*callee).func_index };
+    // Tiered up since this instance's funcref was last switched: switch
+    // it and run the native code.
+    #[cfg(unix)]
+    // SAFETY: the instance is live; its funcref may be rewritten by the
+    // thread owning its store, which is this one.
+    unsafe {
+        if (*inst).promote(func_index) {
+            return crate::native::native_array_call(callee, _caller_vmctx, args, args_len);
+        }
+    }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: forwarded contract.
         unsafe { enter(store, inst, func_index, args, args_len) }
@@ -155,15 +162,28 @@ unsafe fn enter(
             return Err(TrapCode::InternalError.into());
         }
         (*stack).ensure_allocated();
-        // Nested activations (host → wasm → host → …) share the native
-        // stack budget of the outermost one (`crate::stack`), as native
-        // code does.
+        // Nested activations (host → wasm → host → …, interpreted or
+        // native) share the native stack budget of the outermost one: the
+        // store's `stack_limit`, which compiled prologues check too.
+        let vmstore = &raw mut *(*store).vm_store_context;
         let sp = crate::stack::approx_sp();
-        if (*stack).depth == 0 {
-            (*stack).host_stack_limit = crate::stack::stack_limit_below(sp, (*store).config.max_wasm_stack);
-        } else if sp < (*stack).host_stack_limit {
+        let outermost = (*vmstore).stack_limit == 0;
+        if outermost {
+            (*vmstore).stack_limit = crate::stack::stack_limit_below(sp, (*store).config.max_wasm_stack);
+        } else if sp < (*vmstore).stack_limit {
             return Err(TrapCode::StackOverflow.into());
         }
+        // Restores the limit however this activation ends.
+        struct Reset(*mut kiln_aot_format::vm::VMStoreContext, bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                if self.1 {
+                    // SAFETY: the store context outlives the activation.
+                    unsafe { (*self.0).stack_limit = 0 };
+                }
+            }
+        }
+        let _reset = Reset(vmstore, outermost);
         let top = (*stack).top;
         let fp = (*stack).base().add(top);
         if top + (*func).frame_size as usize > (&(*stack).slots).len() {

@@ -18,10 +18,9 @@
 //! computed the value; `br_if`/`if` fuse with a preceding i32 comparison
 //! or `i32.eqz`.
 
-use super::code::{BinKind, Instr, InterpFunc, Slot};
+use super::code::{BinKind, Instr, InterpFunc, OsrPoint, OsrValue, Slot};
 use kiln_aot_format::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU32;
 use wasmparser::{BinaryReader, BlockType, FunctionBody, Operator};
 
 /// Largest frame (in slots) the interpreter accepts for one function.
@@ -90,6 +89,7 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
         const_map: HashMap::new(),
         dead_depth: 0,
         last: None,
+        loops: Vec::new(),
     };
     t.ctrl.push(Ctrl {
         kind: CtrlKind::Func,
@@ -113,7 +113,21 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
     if frame_size > MAX_FRAME_SLOTS as u64 {
         return Err(err(body_range.start as u64, "function frame is too large for the interpreter"));
     }
-    let ops = super::assemble::assemble(&t.code);
+    let (ops, new_index) = super::assemble::assemble(&t.code);
+    let mut osr_points: Vec<OsrPoint> = t
+        .loops
+        .iter()
+        .map(|(at, loop_offset, stack)| {
+            let first = (at + 1..t.code.len()).find(|&i| !super::assemble::is_dropped(&t.code, i));
+            OsrPoint {
+                op: new_index[*at],
+                rotated: first.is_some_and(|i| super::assemble::is_cond_branch(&t.code[i]).is_some()),
+                loop_offset: *loop_offset,
+                stack: stack.clone(),
+            }
+        })
+        .collect();
+    osr_points.sort_by_key(|p| p.op);
     Ok(InterpFunc {
         code: t.code.into_boxed_slice(),
         ops,
@@ -121,7 +135,8 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
         locals,
         consts: t.consts.into_boxed_slice(),
         frame_size: frame_size as u32,
-        hotness: AtomicU32::new(0),
+        tier: std::ptr::null(),
+        osr_points: osr_points.into_boxed_slice(),
     })
 }
 
@@ -195,6 +210,9 @@ struct Translator<'a> {
     /// Index of the last instruction, if it wrote the current top temp and
     /// nothing (no label) came after it.
     last: Option<usize>,
+    /// Reachable loops: (index of the `LoopHeader`, byte offset of the
+    /// `loop` operator, operand stack at the header) for OSR points.
+    loops: Vec<(usize, u32, Box<[OsrValue]>)>,
 }
 
 /// A conditional branch with the opposite condition (other instructions
@@ -603,7 +621,16 @@ impl Translator<'_> {
         match kind {
             CtrlKind::Loop => {
                 frame.start = self.label();
-                self.emit(Instr::LoopHeader);
+                let at = self.emit(Instr::LoopHeader);
+                // Locals were materialized above: every entry is a temp or
+                // a constant.
+                let stack: Box<[OsrValue]> = (0..self.stack.len())
+                    .map(|idx| match self.stack[idx] {
+                        Operand::Const(bits) => OsrValue::Const(bits),
+                        _ => OsrValue::Slot(self.temps + idx as u32),
+                    })
+                    .collect();
+                self.loops.push((at, offset as u32, stack));
             }
             CtrlKind::If => {
                 let branch = negate_cmp(cond.expect("if has a condition"));

@@ -1,0 +1,417 @@
+//! Tier-up: per-function hotness, the tier state machine, publication of
+//! native code and on-stack replacement (OSR) entries.
+//!
+//! Every defined function of a [`RuntimeModule`] has one [`FuncTier`],
+//! shared by all instances of the module in every store and thread:
+//!
+//! * **Hotness.** The interpreter charges a function's budget at each entry
+//!   and at each loop back-edge (a back-edge counts like an entry, so a
+//!   function entered once whose loop runs long becomes hot as surely as
+//!   one called often). Each instance counts down a private budget
+//!   (`HotCounters`, no shared cache line on the fast path) and adds what
+//!   it used to the module-wide [`FuncTier::entries`] /
+//!   [`FuncTier::back_edges`] in chunks of at most [`EDGE_CHUNK`] /
+//!   [`ENTRY_CHUNK`], smaller near the threshold so that a threshold of 1
+//!   triggers at the first entry.
+//! * **States.** `Interpreted → Queued → Compiling → Ready` (or `Failed`
+//!   when the compiler cannot translate the function: it then stays in the
+//!   interpreter, and [`FuncTier::failure`] says why). The transition out
+//!   of `Interpreted` is a compare-and-swap, so a function is queued once
+//!   however many threads find it hot at the same time.
+//! * **Publication.** The compiler (a [`TierCompiler`], implemented by the
+//!   engine: background worker threads, or a synchronous compile for
+//!   deterministic tests) hands back a [`NativeCode`] holding the function
+//!   and its array→wasm trampoline; [`RuntimeModule::publish`] stores the
+//!   trampoline, then the `wasm_call` entry with `Release` ordering, and
+//!   keeps the code mapped as long as the module (no frame can outlive
+//!   its module: instances hold it). Readers load `wasm_call` with
+//!   `Acquire`.
+//! * **Switching entries.** Funcrefs are per instance and only ever touched
+//!   by the thread that owns the instance's store, so each instance
+//!   switches its own funcref the first time it calls the function after
+//!   publication (`Instance::promote`): the interpreter's call path checks
+//!   the callee's `wasm_call` before pushing an interpreter frame, and the
+//!   array-call entry of interpreted functions (`interp_array_call`, which
+//!   compiled callers reach through the wasm→array trampoline) checks it
+//!   before interpreting. Instances created after publication start with
+//!   native entries. So every call after publication — from interpreted or
+//!   native code, in any instance, including instances that import the
+//!   function — runs native code.
+//! * **OSR.** A frame that keeps looping in the interpreter after its
+//!   function became hot asks for an OSR entry for the loop it is in (keyed
+//!   by the loop's byte offset in the module): a compiled variant of the
+//!   whole function whose entry block takes the locals and the operand
+//!   stack at the loop header from an array and jumps into the loop. At a
+//!   later back-edge the interpreter hands its frame over to it.
+
+#[cfg(unix)]
+use crate::native::NativeCode;
+use crate::module::RuntimeModule;
+use kiln_aot_format::DefinedFuncIndex;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Back-edges an instance counts before it adds them to the module-wide
+/// count (also the interpreter's epoch-check interval, see
+/// `interp::exec::CHECK_INTERVAL`).
+pub const EDGE_CHUNK: u32 = 256;
+/// Entries an instance counts before it adds them to the module-wide count.
+pub const ENTRY_CHUNK: u32 = 1024;
+
+/// A function's place in the tier state machine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum TierState {
+    /// Running in the interpreter, not hot yet.
+    Interpreted = 0,
+    /// Hot; waiting for a compile thread.
+    Queued = 1,
+    /// Being compiled.
+    Compiling = 2,
+    /// Native code is published; calls run it.
+    Ready = 3,
+    /// The compiler cannot translate it (see [`FuncTier::failure`]); it
+    /// stays in the interpreter.
+    Failed = 4,
+}
+
+impl TierState {
+    fn from_u8(v: u8) -> TierState {
+        match v {
+            0 => TierState::Interpreted,
+            1 => TierState::Queued,
+            2 => TierState::Compiling,
+            3 => TierState::Ready,
+            _ => TierState::Failed,
+        }
+    }
+
+    /// Lower-case name (`interpreted`, `queued`, `compiling`, `ready`,
+    /// `failed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TierState::Interpreted => "interpreted",
+            TierState::Queued => "queued",
+            TierState::Compiling => "compiling",
+            TierState::Ready => "ready",
+            TierState::Failed => "failed",
+        }
+    }
+}
+
+/// What a compile job produces.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum JobKind {
+    /// The function's normal (wasm-call) code.
+    Function,
+    /// Its OSR entry at the loop whose `loop` operator is at this byte
+    /// offset of the module.
+    Osr(u32),
+}
+
+/// A request to compile something of defined function `def`.
+#[derive(Clone, Debug)]
+pub struct TierJob {
+    /// The module.
+    pub module: Arc<RuntimeModule>,
+    /// The function.
+    pub def: DefinedFuncIndex,
+    /// What to compile.
+    pub kind: JobKind,
+    /// When the request was made (for the queue-wait statistic).
+    pub queued_at: Instant,
+}
+
+/// The engine side of tier-up: compiles jobs and publishes the results
+/// with [`RuntimeModule::publish`] / [`RuntimeModule::publish_osr`] (or
+/// [`RuntimeModule::fail`]).
+pub trait TierCompiler: Send + Sync {
+    /// Takes a job. Must not block on compilation unless the engine is in
+    /// synchronous mode (then it returns once the result is published).
+    fn submit(&self, job: TierJob);
+}
+
+/// A module's tier-up policy.
+pub struct TierPolicy {
+    /// Hotness (entries + back-edges, summed over all instances) at which a
+    /// function is compiled.
+    pub threshold: u64,
+    /// Who compiles.
+    pub compiler: Arc<dyn TierCompiler>,
+}
+
+/// One OSR entry of a function.
+pub(crate) struct OsrSlot {
+    /// Byte offset of the loop operator.
+    pub loop_offset: u32,
+    /// Entry (`OsrEntryFn`), null until compiled.
+    pub entry: AtomicPtr<u8>,
+    /// Whether compiling it failed.
+    pub failed: std::sync::atomic::AtomicBool,
+}
+
+/// The OSR entry ABI: the array-call shape, `(callee funcref, caller
+/// vmctx, slots, len) -> true`; `slots` holds the function's locals then
+/// the operand stack at the loop header on entry, its results on return.
+/// Traps and failed calls unwind to the runtime's entry (`catch_traps`),
+/// so a return is always `true`.
+pub type OsrEntryFn = kiln_aot_format::vm::VMArrayCallFn;
+
+/// Tier-up state and statistics of one defined function.
+pub struct FuncTier {
+    /// The native `wasm_call` entry, null while interpreted.
+    pub(crate) wasm_call: AtomicPtr<u8>,
+    /// The native array→wasm trampoline (`VMArrayCallFn`), stored before
+    /// `wasm_call` is.
+    pub(crate) array_call: AtomicPtr<u8>,
+    state: AtomicU8,
+    /// Entries counted by the interpreter (all instances).
+    pub entries: AtomicU64,
+    /// Loop back-edges counted by the interpreter (all instances).
+    pub back_edges: AtomicU64,
+    /// Nanoseconds spent compiling (function and OSR variants).
+    pub compile_ns: AtomicU64,
+    /// Nanoseconds the function's jobs waited in the queue.
+    pub queue_wait_ns: AtomicU64,
+    /// Interpreted frames handed over to native code.
+    pub osr_entries: AtomicU64,
+    /// Compiled OSR variants.
+    pub osr_compiled: AtomicU64,
+    pub(crate) osr: Mutex<Vec<Arc<OsrSlot>>>,
+    failure: Mutex<Option<String>>,
+}
+
+impl Default for FuncTier {
+    fn default() -> Self {
+        FuncTier {
+            wasm_call: AtomicPtr::new(core::ptr::null_mut()),
+            array_call: AtomicPtr::new(core::ptr::null_mut()),
+            state: AtomicU8::new(TierState::Interpreted as u8),
+            entries: AtomicU64::new(0),
+            back_edges: AtomicU64::new(0),
+            compile_ns: AtomicU64::new(0),
+            queue_wait_ns: AtomicU64::new(0),
+            osr_entries: AtomicU64::new(0),
+            osr_compiled: AtomicU64::new(0),
+            osr: Mutex::new(Vec::new()),
+            failure: Mutex::new(None),
+        }
+    }
+}
+
+impl FuncTier {
+    /// The current state.
+    pub fn state(&self) -> TierState {
+        TierState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// The native entry (`wasm_call`), if published.
+    #[inline(always)]
+    pub fn native_entry(&self) -> Option<*const u8> {
+        let p = self.wasm_call.load(Ordering::Acquire);
+        (!p.is_null()).then_some(p as *const u8)
+    }
+
+    /// Why compiling failed, for [`TierState::Failed`].
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Entries plus back-edges.
+    pub fn hotness(&self) -> u64 {
+        self.entries.load(Ordering::Relaxed) + self.back_edges.load(Ordering::Relaxed)
+    }
+
+    /// Moves `Interpreted → Queued`; true for the one caller that did.
+    pub(crate) fn try_queue(&self) -> bool {
+        self.state
+            .compare_exchange(TierState::Interpreted as u8, TierState::Queued as u8, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn set_state(&self, s: TierState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// The OSR slot of the loop at `loop_offset`, and whether this call
+    /// created it (the creator submits the job).
+    pub(crate) fn osr_slot(&self, loop_offset: u32) -> (Arc<OsrSlot>, bool) {
+        let mut v = self.osr.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = v.iter().find(|s| s.loop_offset == loop_offset) {
+            return (s.clone(), false);
+        }
+        let s = Arc::new(OsrSlot {
+            loop_offset,
+            entry: AtomicPtr::new(core::ptr::null_mut()),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        });
+        v.push(s.clone());
+        (s, true)
+    }
+}
+
+/// Tier-up statistics of one function ([`RuntimeModule::tier_stats`]).
+#[derive(Clone, Debug)]
+pub struct FuncTierStats {
+    /// Index in the module's function space.
+    pub func_index: u32,
+    /// Name from the name section.
+    pub name: Option<String>,
+    /// Tier state.
+    pub state: TierState,
+    /// Why it failed to compile, if it did.
+    pub failure: Option<String>,
+    /// Entries counted in the interpreter.
+    pub entries: u64,
+    /// Loop back-edges counted in the interpreter.
+    pub back_edges: u64,
+    /// Time spent compiling it (function and OSR variants).
+    pub compile_time: Duration,
+    /// Time its jobs waited for a compile thread.
+    pub queue_wait: Duration,
+    /// OSR variants compiled.
+    pub osr_compiled: u64,
+    /// Interpreted frames transferred to native code.
+    pub osr_entries: u64,
+}
+
+/// Tier-up statistics of a module.
+#[derive(Clone, Debug, Default)]
+pub struct TierStats {
+    /// Every defined function, in index order.
+    pub functions: Vec<FuncTierStats>,
+    /// Functions with published native code.
+    pub compiled: usize,
+    /// OSR transfers, in total.
+    pub osr_entries: u64,
+    /// Compile time, in total.
+    pub compile_time: Duration,
+}
+
+impl RuntimeModule {
+    /// The tier-up slot of defined function `def`.
+    #[inline(always)]
+    pub fn tier(&self, def: DefinedFuncIndex) -> &FuncTier {
+        &self.tiers[def.index()]
+    }
+
+    /// Asks for `kind` of function `def` to be compiled (no-op without a
+    /// tier policy).
+    pub(crate) fn submit(self: &Arc<Self>, def: DefinedFuncIndex, kind: JobKind) {
+        if let Some(p) = self.tier_policy() {
+            p.compiler.submit(TierJob { module: self.clone(), def, kind, queued_at: Instant::now() });
+        }
+    }
+
+    /// Publishes the native code of function `def`: `code` holds the
+    /// function as `defined[0]` (`NativeCode::wasm_call(0)` /
+    /// `array_trampoline(0)`). Later calls in every instance run it.
+    #[cfg(unix)]
+    pub fn publish(&self, def: DefinedFuncIndex, code: NativeCode, compile: Duration, wait: Duration) {
+        let t = self.tier(def);
+        t.array_call.store(code.array_trampoline(0) as *mut u8, Ordering::Relaxed);
+        t.wasm_call.store(code.wasm_call(0) as *mut u8, Ordering::Release);
+        t.compile_ns.fetch_add(compile.as_nanos() as u64, Ordering::Relaxed);
+        t.queue_wait_ns.fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
+        self.keep_code(code);
+        t.set_state(TierState::Ready);
+    }
+
+    /// Publishes the OSR entry of function `def` at the loop at
+    /// `loop_offset`: `code.func_ptr(0)` is an [`OsrEntryFn`].
+    #[cfg(unix)]
+    pub fn publish_osr(&self, def: DefinedFuncIndex, loop_offset: u32, code: NativeCode, compile: Duration, wait: Duration) {
+        let t = self.tier(def);
+        let (slot, _) = t.osr_slot(loop_offset);
+        let entry = code.func_ptr(0) as *mut u8;
+        t.compile_ns.fetch_add(compile.as_nanos() as u64, Ordering::Relaxed);
+        t.queue_wait_ns.fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
+        t.osr_compiled.fetch_add(1, Ordering::Relaxed);
+        self.keep_code(code);
+        slot.entry.store(entry, Ordering::Release);
+    }
+
+    /// Records that `kind` of function `def` cannot be compiled: the
+    /// function (or loop) stays in the interpreter.
+    pub fn fail(&self, def: DefinedFuncIndex, kind: JobKind, why: String) {
+        let t = self.tier(def);
+        match kind {
+            JobKind::Function => {
+                *t.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                t.set_state(TierState::Failed);
+            }
+            JobKind::Osr(off) => {
+                let (slot, _) = t.osr_slot(off);
+                slot.failed.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Marks function `def` as being compiled.
+    pub fn mark_compiling(&self, def: DefinedFuncIndex) {
+        self.tier(def).set_state(TierState::Compiling);
+    }
+
+    /// Per-function and total tier-up statistics.
+    pub fn tier_stats(&self) -> TierStats {
+        let mut s = TierStats::default();
+        for (d, t) in self.tiers.iter().enumerate() {
+            let fi = self.info.func_index(DefinedFuncIndex(d as u32));
+            let f = FuncTierStats {
+                func_index: fi.0,
+                name: self.info.func_names.get(&fi).cloned(),
+                state: t.state(),
+                failure: t.failure(),
+                entries: t.entries.load(Ordering::Relaxed),
+                back_edges: t.back_edges.load(Ordering::Relaxed),
+                compile_time: Duration::from_nanos(t.compile_ns.load(Ordering::Relaxed)),
+                queue_wait: Duration::from_nanos(t.queue_wait_ns.load(Ordering::Relaxed)),
+                osr_compiled: t.osr_compiled.load(Ordering::Relaxed),
+                osr_entries: t.osr_entries.load(Ordering::Relaxed),
+            };
+            if f.state == TierState::Ready {
+                s.compiled += 1;
+            }
+            s.osr_entries += f.osr_entries;
+            s.compile_time += f.compile_time;
+            s.functions.push(f);
+        }
+        s
+    }
+}
+
+/// An instance's private hotness budget of one function (see the module
+/// documentation): counts down; at zero the interpreter's slow path adds
+/// the chunk to the module-wide counts and refills.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub struct HotCounters {
+    /// Back-edges left in the current chunk.
+    pub edges: i32,
+    /// Entries left in the current chunk.
+    pub entries: i32,
+    /// Size of the current back-edge chunk.
+    pub edge_chunk: i32,
+    /// Size of the current entry chunk.
+    pub entry_chunk: i32,
+}
+
+impl HotCounters {
+    /// Fresh counters for a function under `threshold`.
+    pub fn new(threshold: u64, already: u64) -> HotCounters {
+        let e = chunk(EDGE_CHUNK, threshold, already);
+        let n = chunk(ENTRY_CHUNK, threshold, already);
+        HotCounters { edges: e, entries: n, edge_chunk: e, entry_chunk: n }
+    }
+}
+
+/// The next chunk: `max`, or less when the threshold is closer.
+#[inline]
+pub(crate) fn chunk(max: u32, threshold: u64, hotness: u64) -> i32 {
+    if hotness >= threshold {
+        max as i32
+    } else {
+        (threshold - hotness).clamp(1, max as u64) as i32
+    }
+}
