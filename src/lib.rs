@@ -37,7 +37,8 @@ mod values;
 pub mod wasi;
 pub mod wast;
 
-pub use config::{Config, Engine, Strategy};
+pub use config::{Config, Engine, Strategy, DEFAULT_TIER_UP_THRESHOLD};
+pub use kiln_runtime::tier::{FuncTierStats, TierState, TierStats};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::Instance;

@@ -1,6 +1,7 @@
 //! The `kiln` command-line interface.
 //!
-//! * `kiln run [--tier T] [--memory-reservation BYTES] [--dir HOST[::GUEST]]...
+//! * `kiln run [--tier T] [--memory-reservation BYTES] [--tier-up-threshold N]
+//!   [--tier-up-sync] [--compile-threads N] [--stats] [--dir HOST[::GUEST]]...
 //!   [--env K[=V]]... [--preload NAME=FILE]... [--invoke NAME] FILE [ARGS...]`
 //!   loads a module (binary `.wasm`, or `.wat` text when the file does not
 //!   start with the `\0asm` magic) and instantiates it with WASI preview1
@@ -33,6 +34,7 @@
 //! `error: <trap message>` and the wasm backtrace); a WASI `proc_exit` code
 //! is passed through (its low 8 bits, as for a native process).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -122,12 +124,25 @@ enum Command {
 /// Options shared by every subcommand that creates an engine.
 #[derive(Args, Debug)]
 struct EngineArgs {
-    /// Execution tier: interp, jit, tiered or aot.
-    #[arg(long, value_name = "T", default_value = "interp", value_parser = parse_strategy)]
+    /// Execution tier: tiered (interpreter, then Cranelift for hot code),
+    /// interp, jit (everything compiled up front) or aot.
+    #[arg(long, value_name = "T", default_value = "tiered", value_parser = parse_strategy)]
     tier: Strategy,
     /// Bytes of address space reserved per linear memory.
     #[arg(long, value_name = "BYTES")]
     memory_reservation: Option<u64>,
+    /// tiered: compile a function once its entries plus loop back-edges
+    /// reach N (default 1000).
+    #[arg(long, value_name = "N")]
+    tier_up_threshold: Option<u64>,
+    /// tiered: compile hot functions on the spot, waiting for the compiler,
+    /// instead of on background threads (deterministic runs).
+    #[arg(long)]
+    tier_up_sync: bool,
+    /// Compile threads (jit: per module; tiered: background workers);
+    /// 0 = one per core.
+    #[arg(long, value_name = "N")]
+    compile_threads: Option<usize>,
 }
 
 impl EngineArgs {
@@ -136,6 +151,13 @@ impl EngineArgs {
         config.strategy(self.tier);
         if let Some(bytes) = self.memory_reservation {
             config.memory_reservation(bytes);
+        }
+        if let Some(n) = self.tier_up_threshold {
+            config.tier_up_threshold(n);
+        }
+        config.tier_up_sync(self.tier_up_sync);
+        if let Some(n) = self.compile_threads {
+            config.compile_threads(n);
         }
         config
     }
@@ -165,6 +187,11 @@ struct RunArgs {
     /// instead of running the WASI command's `_start`.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// After the run, print tier-up statistics of the module to stderr:
+    /// per function its tier state, entries, loop back-edges, compile time
+    /// and queue wait, OSR compilations and transfers; and the totals.
+    #[arg(long)]
+    stats: bool,
     /// The module (a .wasm binary or .wat text), then the program's
     /// arguments (or, with --invoke, the function's arguments).
     #[arg(
@@ -219,10 +246,19 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run(args) => match run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => report_error(&err),
-        },
+        Command::Run(args) => {
+            let mut main_module = None;
+            let result = run(&args, &mut main_module);
+            if args.stats
+                && let Some(module) = &main_module
+            {
+                print_stats(module, &args.engine);
+            }
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => report_error(&err),
+            }
+        }
         Command::Wast(args) => wast(&args),
     }
 }
@@ -245,11 +281,68 @@ fn report_error(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(EXIT_ERROR)
 }
 
-/// `kiln run`.
-fn run(args: &RunArgs) -> anyhow::Result<()> {
+/// Prints `module`'s tier-up statistics (`kiln run --stats`) to stderr.
+fn print_stats(module: &Module, engine: &EngineArgs) {
+    let stats = module.tier_stats();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "kiln: tier-up statistics ({} tier, threshold {}{})",
+        engine.tier,
+        engine.tier_up_threshold.unwrap_or(kiln::DEFAULT_TIER_UP_THRESHOLD),
+        if engine.tier_up_sync { ", synchronous" } else { "" }
+    );
+    let _ = writeln!(
+        err,
+        "{:>6} {:<32} {:<11} {:>12} {:>14} {:>11} {:>11} {:>5} {:>7}",
+        "func", "name", "state", "entries", "back-edges", "compile ms", "queue ms", "osr", "osr-in"
+    );
+    let mut funcs: Vec<_> = stats
+        .functions
+        .iter()
+        .filter(|f| f.entries + f.back_edges > 0 || f.state != kiln::TierState::Interpreted)
+        .collect();
+    funcs.sort_by_key(|f| std::cmp::Reverse(f.entries + f.back_edges));
+    for f in &funcs {
+        let mut name: String = f.name.clone().unwrap_or_default();
+        if name.chars().count() > 32 {
+            name = name.chars().take(31).collect::<String>() + "…";
+        }
+        let _ = writeln!(
+            err,
+            "{:>6} {:<32} {:<11} {:>12} {:>14} {:>11.3} {:>11.3} {:>5} {:>7}",
+            f.func_index,
+            name,
+            f.state.name(),
+            f.entries,
+            f.back_edges,
+            ms(f.compile_time),
+            ms(f.queue_wait),
+            f.osr_compiled,
+            f.osr_entries
+        );
+        if let Some(why) = &f.failure {
+            let _ = writeln!(err, "{:>6} stays interpreted: {why}", "");
+        }
+    }
+    let _ = writeln!(
+        err,
+        "total: {} of {} functions compiled, {} OSR entries, {:.3} ms compiling; {} functions ran",
+        stats.compiled,
+        stats.functions.len(),
+        stats.osr_entries,
+        ms(stats.compile_time),
+        funcs.len()
+    );
+}
+
+/// `kiln run`; the main module is left in `main_module` (for `--stats`).
+fn run(args: &RunArgs, main_module: &mut Option<Module>) -> anyhow::Result<()> {
     let engine = Engine::new(&args.engine.config())?;
     let file = Path::new(args.file());
     let module = load_module(&engine, file)?;
+    *main_module = Some(module.clone());
 
     // `kiln run FILE --invoke NAME ARGS...` (--invoke after FILE) is
     // accepted for a module without `_start`: a WASI command keeps every
