@@ -21,6 +21,29 @@ pub fn approx_sp() -> usize {
     core::hint::black_box(&marker) as *const u8 as usize
 }
 
+/// The stack pointer, read without taking the address of a local (which
+/// would keep LLVM from turning the interpreter handlers' calls into
+/// jumps).
+#[inline(always)]
+pub fn current_sp() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // SAFETY: reads a register; no memory or flags are touched.
+        unsafe { core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+        sp
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let sp: usize;
+        // SAFETY: reads a register; no memory or flags are touched.
+        unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+        sp
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    approx_sp()
+}
+
 /// The limit for an outermost entry at `sp` allowing `max_wasm_stack` bytes
 /// (see the module documentation). Never 0 (0 means "no limit set").
 pub fn stack_limit_below(sp: usize, max_wasm_stack: usize) -> usize {

@@ -93,6 +93,9 @@ pub(crate) struct State {
     pub budget: u32,
     /// The current function's instance-local hotness budget.
     pub hot: *mut HotCounters,
+    /// Host stack address below which a call returns to the dispatch loop
+    /// (see `call_funcref`).
+    pub sp_floor: usize,
     /// The current function's frame is already in the pending error's
     /// backtrace (it was handed over to native code by OSR).
     pub current_reported: bool,
@@ -401,6 +404,8 @@ pub(crate) unsafe fn run(
             budget: CHECK_INTERVAL,
             hot: (*inst).hotness_ptr(func_index),
             current_reported: false,
+            sp_floor: crate::stack::current_sp()
+                .saturating_sub((64 << 10).min((*store).config.max_wasm_stack / 4)),
         };
         enter_frame(&*func, fp);
         charge(&mut st);
@@ -540,6 +545,14 @@ pub(crate) unsafe fn call_funcref(
             if st.budget == 0 {
                 return checkpoint(target, new_fp, st, mb, ml);
             }
+            // The tail-call safety net, by depth: should a call not have
+            // become a jump (it happens in unoptimised builds), the host
+            // stack is reset before it can grow into the native stack
+            // limit that compiled code shares.
+            #[cfg(kiln_tail_calls)]
+            if crate::stack::current_sp() < st.sp_floor {
+                return checkpoint(target, new_fp, st, mb, ml);
+            }
             next!(target, new_fp, st, mb, ml)
         } else {
             let stack = &mut *st.stack;
@@ -554,6 +567,11 @@ pub(crate) unsafe fn call_funcref(
                 return Exit::Pending;
             }
             let (mb, ml) = mem_regs(st.inst);
+            #[cfg(kiln_tail_calls)]
+            if crate::stack::current_sp() < st.sp_floor {
+                st.save(pc.add(1), fp, mb, ml);
+                return Exit::Continue;
+            }
             next!(pc.add(1), fp, st, mb, ml)
         }
     }
