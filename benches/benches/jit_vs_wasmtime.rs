@@ -63,39 +63,20 @@
 //! A filter keeps the workloads, programs and compiled modules whose name
 //! contains one of the substrings.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use kiln_benches::{Workload, geometric_mean, median_secs, workloads};
-
-/// A warm-up at least this long makes a measurement "slow": the warm-up is
-/// its first timed run and it does at most [`SLOW_RUNS`] runs.
-const SLOW: Duration = Duration::from_secs(1);
-/// Timed runs, at most, of a slow measurement.
-const SLOW_RUNS: usize = 3;
-/// A warm-up at least this long is the measurement's only run.
-const VERY_SLOW: Duration = Duration::from_secs(10);
-/// Default timed runs per contender.
-const DEFAULT_RUNS: usize = 5;
-/// Bytes a program may write to stdout or to stderr (pulldown-cmark writes
-/// 1.2 MB to stderr); a program that writes more fails its check.
-const OUTPUT_LIMIT: usize = 64 << 20;
-
-/// Sightglass folders that need SIMD, which kiln's default configuration
-/// (Wasm 2.0 without SIMD) does not accept.
-const SIMD_FOLDERS: &[&str] = &["blake3-simd", "hex-simd", "intgemm-simd"];
-
-/// The QuickJS program: its folder, module, arguments and expected stdout.
-const QUICKJS_DIR: &str = "quickjs";
-const QUICKJS_WASM: &str = "qjs-wasi.wasm";
-const QUICKJS_ARGV: &[&str] = &[
-    "qjs",
-    "-e",
-    "let s=0;for(let i=0;i<1e6;i++)s+=i%7;console.log(s)",
-];
-const QUICKJS_STDOUT: &str = "2999997\n";
+use kiln_benches::measure::{
+    Contender, DEFAULT_RUNS, Measured, Plan, SLOW, SLOW_RUNS, Timed, VERY_SLOW, ms, timed,
+};
+use kiln_benches::programs::{
+    KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker, programs,
+    wasmtime_wasi_linker,
+};
+use kiln_benches::{
+    Filters, Workload, env_var, geometric_mean, kiln_call_run, parse_runs, workloads,
+};
 
 /// Modules of the compile measurement (paths in the bench-inputs folder),
 /// largest code section first; the C program workload is added to them.
@@ -111,10 +92,6 @@ const COMPILE_MODULES: &[&str] = &[
 
 /// The workload whose module joins the compile measurement.
 const COMPILE_WORKLOAD: &str = "c_program";
-
-/// Imports of the `bench` module that Sightglass programs call around their
-/// measured region; both runtimes define them as no-op host functions.
-const BENCH_HOOKS: [&str; 2] = ["start", "end"];
 
 // ---------------------------------------------------------------------------
 // The two runtimes behind one interface.
@@ -137,30 +114,6 @@ trait Compiled {
     fn run_command(&self, program: &Program) -> Result<Timed<Output>>;
 }
 
-/// A result and the time it took.
-struct Timed<T> {
-    elapsed: Duration,
-    value: T,
-}
-
-/// Times `f`.
-fn timed<T>(f: impl FnOnce() -> T) -> Timed<T> {
-    let start = Instant::now();
-    let value = f();
-    Timed {
-        elapsed: start.elapsed(),
-        value,
-    }
-}
-
-/// What a WASI command left behind.
-struct Output {
-    /// 0 when `_start` returned, else the status passed to `proc_exit`.
-    exit_code: i32,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
 /// kiln with `Strategy::Jit`.
 struct Kiln {
     label: &'static str,
@@ -181,15 +134,10 @@ impl Kiln {
             .epoch_interruption(epochs)
             .compile_threads(threads);
         let engine = kiln::Engine::new(&config)?;
-        let mut wasi = kiln::Linker::<kiln::wasi::WasiCtx>::new(&engine);
-        kiln::wasi::add_to_linker(&mut wasi, |ctx| ctx)?;
-        for hook in BENCH_HOOKS {
-            wasi.func_wrap("bench", hook, || {})?;
-        }
         Ok(Kiln {
             label,
             plain: kiln::Linker::new(&engine),
-            wasi,
+            wasi: kiln_wasi_linker(&engine)?,
             engine,
         })
     }
@@ -214,12 +162,7 @@ struct KilnModule<'a> {
 impl Compiled for KilnModule<'_> {
     fn call_run(&self, arg: i32) -> Result<Timed<i32>> {
         let mut store = kiln::Store::new(&self.kiln.engine, ());
-        let run = timed(|| {
-            let instance = self.kiln.plain.instantiate(&mut store, &self.module)?;
-            instance
-                .get_typed_func::<i32, i32>(&mut store, "run")?
-                .call(&mut store, arg)
-        });
+        let run = timed(|| kiln_call_run(&mut store, &self.kiln.plain, &self.module, arg));
         Ok(Timed {
             elapsed: run.elapsed,
             value: run.value?,
@@ -227,33 +170,11 @@ impl Compiled for KilnModule<'_> {
     }
 
     fn run_command(&self, program: &Program) -> Result<Timed<Output>> {
-        use kiln::wasi::{MemoryOutputPipe, WasiCtxBuilder};
-        let stdout = MemoryOutputPipe::with_limit(OUTPUT_LIMIT);
-        let stderr = MemoryOutputPipe::with_limit(OUTPUT_LIMIT);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.args(program.argv.as_slice())
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
-        wasi.preopened_dir(&program.dir, ".")?;
-        let mut store = kiln::Store::new(&self.kiln.engine, wasi.build());
-        let run = timed(|| {
-            let instance = self.kiln.wasi.instantiate(&mut store, &self.module)?;
-            instance
-                .get_typed_func::<(), ()>(&mut store, "_start")?
-                .call(&mut store, ())
-        });
-        let exit_code = match run.value {
-            Ok(()) => 0,
-            Err(error) => error.exit_code().ok_or(error)?,
-        };
-        drop(store);
+        let mut command = KilnCommand::new(&self.kiln.engine, program)?;
+        let run = timed(|| command.start(&self.kiln.wasi, &self.module));
         Ok(Timed {
             elapsed: run.elapsed,
-            value: Output {
-                exit_code,
-                stdout: stdout.contents(),
-                stderr: stderr.contents(),
-            },
+            value: command.finish(run.value)?,
         })
     }
 }
@@ -278,15 +199,10 @@ impl Wasmtime {
             .parallel_compilation(parallel)
             .epoch_interruption(epochs);
         let engine = wasmtime::Engine::new(&config)?;
-        let mut wasi = wasmtime::Linker::<wasmtime_wasi::p1::WasiP1Ctx>::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut wasi, |ctx| ctx)?;
-        for hook in BENCH_HOOKS {
-            wasi.func_wrap("bench", hook, || {})?;
-        }
         Ok(Wasmtime {
             label,
             plain: wasmtime::Linker::new(&engine),
-            wasi,
+            wasi: wasmtime_wasi_linker(&engine)?,
             engine,
             epochs,
         })
@@ -337,250 +253,17 @@ impl Compiled for WasmtimeModule<'_> {
     }
 
     fn run_command(&self, program: &Program) -> Result<Timed<Output>> {
-        use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-        use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
-        let stdout = MemoryOutputPipe::new(OUTPUT_LIMIT);
-        let stderr = MemoryOutputPipe::new(OUTPUT_LIMIT);
-        let mut wasi = WasiCtxBuilder::new();
-        // As `wasmtime run` does; preopens copy the flag, so it comes first.
-        wasi.allow_blocking_current_thread(true);
-        wasi.args(program.argv.as_slice())
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
-        wasi.preopened_dir(&program.dir, ".", FsPerms::ReadWrite)?;
-        let mut store = self.wasmtime.store(wasi.build_p1());
-        let run = timed(|| {
-            let instance = self.wasmtime.wasi.instantiate(&mut store, &self.module)?;
-            instance
-                .get_typed_func::<(), ()>(&mut store, "_start")?
-                .call(&mut store, ())
-        });
-        let exit_code = match run.value {
-            Ok(()) => 0,
-            Err(error) => match error.downcast_ref::<I32Exit>() {
-                Some(I32Exit(code)) => *code,
-                None => return Err(error.into()),
-            },
-        };
-        drop(store);
+        let mut command = WasmtimeCommand::new(program, |wasi| self.wasmtime.store(wasi))?;
+        let run = timed(|| command.start(&self.wasmtime.wasi, &self.module));
         Ok(Timed {
             elapsed: run.elapsed,
-            value: Output {
-                exit_code,
-                stdout: stdout.contents().to_vec(),
-                stderr: stderr.contents().to_vec(),
-            },
+            value: command.finish(run.value)?,
         })
     }
 }
 
 // ---------------------------------------------------------------------------
-// Programs.
-
-/// A WASI command and what it must print.
-struct Program {
-    /// Name in the report: the folder, or the module's file stem when the
-    /// folder holds several modules (`shootout-*`).
-    name: String,
-    /// The module's folder, preopened as `.`.
-    dir: PathBuf,
-    /// The module file.
-    wasm: PathBuf,
-    /// The guest's argv, argv[0] included.
-    argv: Vec<String>,
-    stdout: Option<Expected>,
-    stderr: Option<Expected>,
-}
-
-/// The exact output a stream must receive.
-struct Expected {
-    /// Where it comes from, for messages.
-    source: String,
-    bytes: Vec<u8>,
-}
-
-impl Program {
-    /// Fails unless `output` is a clean exit with the expected output.
-    fn check(&self, output: &Output) -> Result<()> {
-        ensure!(
-            output.exit_code == 0,
-            "exit status {} instead of 0; stderr: {}",
-            output.exit_code,
-            excerpt(&output.stderr, 0)
-        );
-        check_stream("stdout", &output.stdout, self.stdout.as_ref())?;
-        check_stream("stderr", &output.stderr, self.stderr.as_ref())
-    }
-}
-
-/// Fails, describing the first difference, unless `actual` is `expected`.
-fn check_stream(stream: &str, actual: &[u8], expected: Option<&Expected>) -> Result<()> {
-    let Some(expected) = expected else {
-        return Ok(());
-    };
-    if actual == expected.bytes {
-        return Ok(());
-    }
-    let at = actual
-        .iter()
-        .zip(&expected.bytes)
-        .take_while(|(a, b)| a == b)
-        .count();
-    bail!(
-        "OUTPUT MISMATCH: {stream} differs from {} at byte {at} ({} bytes written, {} expected): \
-         wrote {}, expected {}",
-        expected.source,
-        actual.len(),
-        expected.bytes.len(),
-        excerpt(actual, at),
-        excerpt(&expected.bytes, at)
-    )
-}
-
-/// Up to 80 bytes of `bytes` from `from`, quoted and escaped.
-fn excerpt(bytes: &[u8], from: usize) -> String {
-    let from = from.min(bytes.len());
-    let end = bytes.len().min(from + 80);
-    let ellipsis = if end < bytes.len() { "…" } else { "" };
-    format!("{:?}{ellipsis}", String::from_utf8_lossy(&bytes[from..end]))
-}
-
-/// The expected output of module `stem` in `dir` on `stream`:
-/// `<stem>.<stream>.expected`, else `default.<stream>.expected`, else none.
-fn expected_output(dir: &Path, stem: &str, stream: &str) -> Result<Option<Expected>> {
-    for file in [
-        format!("{stem}.{stream}.expected"),
-        format!("default.{stream}.expected"),
-    ] {
-        let path = dir.join(&file);
-        if path.is_file() {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            return Ok(Some(Expected {
-                source: file,
-                bytes,
-            }));
-        }
-    }
-    Ok(None)
-}
-
-/// The sorted entries of `dir` that `keep` accepts.
-fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        if keep(&path) {
-            entries.push(path);
-        }
-    }
-    entries.sort();
-    Ok(entries)
-}
-
-/// The file name of `path` as UTF-8 (`""` when it has none).
-fn file_name(path: &Path) -> &str {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-}
-
-/// Every Sightglass program in `inputs` that needs no SIMD, then QuickJS.
-fn programs(inputs: &Path) -> Result<Vec<Program>> {
-    let mut programs = Vec::new();
-    let folders = sorted_entries(inputs, |p| {
-        p.is_dir() && !SIMD_FOLDERS.contains(&file_name(p)) && file_name(p) != QUICKJS_DIR
-    })?;
-    for dir in folders {
-        let modules = sorted_entries(&dir, |p| p.extension().is_some_and(|e| e == "wasm"))?;
-        for wasm in &modules {
-            let stem = wasm
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default();
-            programs.push(Program {
-                name: if modules.len() == 1 {
-                    file_name(&dir)
-                } else {
-                    stem
-                }
-                .to_string(),
-                argv: vec![file_name(wasm).to_string()],
-                stdout: expected_output(&dir, stem, "stdout")?,
-                stderr: expected_output(&dir, stem, "stderr")?,
-                wasm: wasm.clone(),
-                dir: dir.clone(),
-            });
-        }
-    }
-    let dir = inputs.join(QUICKJS_DIR);
-    programs.push(Program {
-        name: QUICKJS_DIR.to_string(),
-        wasm: dir.join(QUICKJS_WASM),
-        argv: QUICKJS_ARGV.iter().map(|a| a.to_string()).collect(),
-        stdout: Some(Expected {
-            source: format!("{QUICKJS_STDOUT:?}"),
-            bytes: QUICKJS_STDOUT.into(),
-        }),
-        stderr: None,
-        dir,
-    });
-    Ok(programs)
-}
-
-// ---------------------------------------------------------------------------
 // Measuring.
-
-/// One side of a measurement: does one checked run and returns the time to
-/// count.
-struct Contender<'a> {
-    label: &'static str,
-    run: Box<dyn FnMut() -> Result<Duration> + 'a>,
-}
-
-/// How many runs to time.
-struct Plan {
-    /// Timed runs per contender of a measurement that is not slow.
-    runs: usize,
-}
-
-impl Plan {
-    /// Runs the contenders in turn, as the module docs describe, and
-    /// returns the median time of each. The first error stops the
-    /// measurement, labelled with the contender that failed.
-    fn measure(&self, contenders: &mut [Contender<'_>]) -> Result<Measured> {
-        let mut round = || -> Result<Vec<Duration>> {
-            contenders
-                .iter_mut()
-                .map(|c| (c.run)().with_context(|| c.label))
-                .collect()
-        };
-        let warmup = round()?;
-        let slowest = warmup.iter().copied().max().unwrap_or_default();
-        let (runs, mut times) = if slowest >= VERY_SLOW {
-            (1, vec![warmup])
-        } else if slowest >= SLOW {
-            (self.runs.min(SLOW_RUNS), vec![warmup])
-        } else {
-            (self.runs, Vec::new())
-        };
-        while times.len() < runs {
-            times.push(round()?);
-        }
-        let medians = (0..contenders.len())
-            .map(|c| median_secs(&times.iter().map(|round| round[c]).collect::<Vec<_>>()))
-            .collect();
-        Ok(Measured { medians, runs })
-    }
-}
-
-/// The outcome of one measurement.
-struct Measured {
-    /// The median time per contender, in seconds, in contender order.
-    medians: Vec<f64>,
-    /// Timed runs per contender.
-    runs: usize,
-}
 
 /// A contender for sections 1 and 2: one run of `module` as `check` sees it.
 fn execution<'a, T>(
@@ -589,14 +272,11 @@ fn execution<'a, T>(
     run: impl Fn(&dyn Compiled) -> Result<Timed<T>> + 'a,
     check: impl Fn(&T) -> Result<()> + 'a,
 ) -> Contender<'a> {
-    Contender {
-        label,
-        run: Box::new(move || {
-            let timed = run(module)?;
-            check(&timed.value)?;
-            Ok(timed.elapsed)
-        }),
-    }
+    Contender::new(label, move || {
+        let timed = run(module)?;
+        check(&timed.value)?;
+        Ok(timed.elapsed)
+    })
 }
 
 /// Compiles `wasm` in kiln and Wasmtime and measures the runs `run` does,
@@ -627,13 +307,12 @@ fn measure_execution<T>(
 fn measure_compile(plan: &Plan, runtimes: &[&dyn Runtime], wasm: &[u8]) -> Result<Measured> {
     let mut contenders: Vec<Contender<'_>> = runtimes
         .iter()
-        .map(|rt| Contender {
-            label: rt.label(),
-            run: Box::new(move || {
+        .map(|rt| {
+            Contender::new(rt.label(), move || {
                 let compiled = timed(|| rt.compile(wasm));
                 drop(compiled.value?);
                 Ok(compiled.elapsed)
-            }),
+            })
         })
         .collect();
     plan.measure(&mut contenders)
@@ -684,11 +363,6 @@ struct Row {
 #[derive(Default)]
 struct Report {
     rows: Vec<Row>,
-}
-
-/// Milliseconds, right-aligned in `width`.
-fn ms(secs: f64, width: usize) -> String {
-    format!("{:>width$.2}", secs * 1e3)
 }
 
 impl Report {
@@ -854,28 +528,21 @@ impl Report {
 /// Command line and environment.
 struct Options {
     plan: Plan,
-    /// Substrings of names to keep; empty keeps all.
-    filters: Vec<String>,
+    /// The names to keep.
+    filters: Filters,
     /// The bench-inputs folder.
     inputs: PathBuf,
     /// Epoch interruption in both runtimes (`--epochs`).
     epochs: bool,
 }
 
-const USAGE: &str = "usage: jit_vs_wasmtime [--runs N] [--filter SUBSTR]... [--epochs on|off]";
+const USAGE: &str = "usage: jit_vs_wasmtime [--runs N] [--filter SUBSTR[,SUBSTR]]... [--epochs on|off]";
 
 impl Options {
     /// Reads the environment, then the arguments after the program name
     /// (which win). `--bench`, which cargo passes to every benchmark, is
     /// ignored.
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let parse_runs = |text: &str| -> Result<usize> {
-            match text.parse() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => bail!("the number of runs must be a positive integer, not `{text}`"),
-            }
-        };
         let parse_switch = |text: &str| -> Result<bool> {
             match text {
                 "on" => Ok(true),
@@ -885,21 +552,21 @@ impl Options {
         };
         let mut options = Options {
             plan: Plan {
-                runs: env("KILN_BENCH_RUNS")
+                runs: env_var("KILN_BENCH_RUNS")
                     .as_deref()
                     .map_or(Ok(DEFAULT_RUNS), parse_runs)?,
+                warmup: true,
+                cap_slow: true,
             },
-            filters: env("KILN_BENCH_FILTER")
-                .map(|f| f.split(',').map(str::to_string).collect())
-                .unwrap_or_default(),
-            inputs: env("KILN_BENCH_INPUTS").map_or_else(
-                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench-inputs"),
-                PathBuf::from,
-            ),
-            epochs: env("KILN_BENCH_EPOCHS")
+            filters: Filters::default(),
+            inputs: inputs_dir(),
+            epochs: env_var("KILN_BENCH_EPOCHS")
                 .as_deref()
                 .map_or(Ok(true), parse_switch)?,
         };
+        if let Some(list) = env_var("KILN_BENCH_FILTER") {
+            options.filters.add(&list);
+        }
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let mut value = |flag: &str| {
@@ -909,7 +576,7 @@ impl Options {
             match arg.as_str() {
                 "--bench" => {}
                 "--runs" => options.plan.runs = parse_runs(&value("--runs")?)?,
-                "--filter" => options.filters.push(value("--filter")?),
+                "--filter" => options.filters.add(&value("--filter")?),
                 "--epochs" => options.epochs = parse_switch(&value("--epochs")?)?,
                 _ => bail!("unexpected argument `{arg}`; {USAGE}"),
             }
@@ -919,7 +586,7 @@ impl Options {
 
     /// Whether the row called `name` is selected.
     fn selects(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+        self.filters.selects(name)
     }
 }
 
@@ -965,7 +632,7 @@ fn run_benchmarks() -> Result<bool> {
          >= {VERY_SLOW:?}: 1 run"
     );
     if !options.filters.is_empty() {
-        println!("  filter: {:?}", options.filters);
+        println!("  filter: {:?}", options.filters.substrings());
     }
 
     let mut report = Report::default();

@@ -1,6 +1,8 @@
 //! Shared by kiln's benchmark binaries (`benches/*.rs`): the workload
-//! table with the native references that check every result, and the
-//! statistics both reports use.
+//! table with the native references that check every result, the
+//! statistics the reports use, the command-line pieces they have in common,
+//! the measurement loop ([`measure`]) and the WASI programs with their
+//! checks ([`programs`]).
 //!
 //! Every workload is one WebAssembly module exporting `run: (i32) -> i32`,
 //! embedded in the binary so that the benchmarks run from any working
@@ -8,7 +10,10 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+
+pub mod measure;
+pub mod programs;
 
 /// The WebAssembly text or binary of a workload, embedded in the binary so
 /// that the benchmark runs from any working directory.
@@ -101,6 +106,23 @@ impl Workload {
     }
 }
 
+/// Instantiates `module` in `store` with `linker` and calls its
+/// `run: (i32) -> i32` export with `arg`: one run of a workload in kiln.
+///
+/// # Errors
+/// Those of instantiation, of the lookup of `run` and of the call.
+pub fn kiln_call_run<T>(
+    store: &mut kiln::Store<T>,
+    linker: &kiln::Linker<T>,
+    module: &kiln::Module,
+    arg: i32,
+) -> kiln::Result<i32> {
+    let instance = linker.instantiate(&mut *store, module)?;
+    instance
+        .get_typed_func::<i32, i32>(&mut *store, "run")?
+        .call(&mut *store, arg)
+}
+
 /// The median of `times`, in seconds (`times` is not empty).
 pub fn median_secs(times: &[Duration]) -> f64 {
     let mut secs: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
@@ -120,6 +142,55 @@ pub fn geometric_mean(ratios: &[f64]) -> Option<f64> {
     }
     let log_sum: f64 = ratios.iter().map(|r| r.ln()).sum();
     Some((log_sum / ratios.len() as f64).exp())
+}
+
+/// Parses a number of runs: a positive integer.
+///
+/// # Errors
+/// When `text` is not one.
+pub fn parse_runs(text: &str) -> Result<usize> {
+    match text.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("the number of runs must be a positive integer, not `{text}`"),
+    }
+}
+
+/// The value of environment variable `name`, when set and not empty.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The names a benchmark keeps: substrings given with `--filter` (or an
+/// environment variable), comma-separated; no substring keeps everything.
+#[derive(Default)]
+pub struct Filters(Vec<String>);
+
+impl Filters {
+    /// Adds the comma-separated substrings of `list` (empty ones are
+    /// dropped).
+    pub fn add(&mut self, list: &str) {
+        self.0.extend(
+            list.split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_string),
+        );
+    }
+
+    /// Whether no substring was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The substrings, in order.
+    pub fn substrings(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether the row called `name` is kept: it contains one of the
+    /// substrings, or there are none.
+    pub fn selects(&self, name: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|f| name.contains(f.as_str()))
+    }
 }
 
 /// Native re-implementations of the text-format workloads, mirroring the

@@ -28,8 +28,9 @@ unsafe extern "C" fn no_array_call(_: *const VMFuncRef, _: *mut VMContext, _: *m
 
 type ArrayShim = unsafe extern "C" fn(*const u8, *mut u8, *mut u64);
 
-/// `(code, vmctx, vals)`: loads the params from `vals[i]`, calls `code`
-/// with the wasm-call ABI, stores the results to `vals[i]`.
+/// `(code, funcref, vals)`: loads the params from `vals[i]`, calls `code`
+/// with the wasm-call ABI (`funcref` first; it lives in the VMContext),
+/// stores the results to `vals[i]`.
 fn array_shim(compiler: &Compiler, ty: &WasmFuncType) -> Option<Vec<u8>> {
     let ptr = compiler.isa().pointer_type();
     let wasm_sig = compiler.wasm_signature(ty).ok()?;
@@ -71,7 +72,8 @@ struct Instance {
     _store: Box<VMStoreContext>,
     _epoch: Box<AtomicU64>,
     _type_ids: Vec<VMSharedTypeIndex>,
-    _func_refs: Vec<VMFuncRef>,
+    /// Address of each function's funcref (inside `vmctx`).
+    func_refs: Vec<usize>,
     _memory: Vec<u8>,
     _mem_def: Box<VMMemoryDefinition>,
     _tables: Vec<(Vec<usize>, Box<VMTableDefinition>)>,
@@ -105,7 +107,7 @@ fn uses_builtins(info: &ModuleInfo, wasm: &[u8]) -> bool {
     false
 }
 
-fn eval(expr: &ConstExpr, globals: &[u128], func_refs: &[VMFuncRef]) -> Option<u128> {
+fn eval(expr: &ConstExpr, globals: &[u128], func_refs: &[usize]) -> Option<u128> {
     let mut stack = Vec::new();
     for op in expr.ops.iter() {
         stack.push(match *op {
@@ -114,7 +116,7 @@ fn eval(expr: &ConstExpr, globals: &[u128], func_refs: &[VMFuncRef]) -> Option<u
             ConstOp::F32Const(v) => v as u128,
             ConstOp::F64Const(v) => v as u128,
             ConstOp::RefNull(_) => 0,
-            ConstOp::RefFunc(f) => &func_refs[f.index()] as *const _ as usize as u128,
+            ConstOp::RefFunc(f) => func_refs[f.index()] as u128,
             ConstOp::GlobalGet(g) => *globals.get(g.index())?,
             _ => return None,
         });
@@ -166,13 +168,25 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
         .iter()
         .map(|t| VMSharedTypeIndex(info.types.iter().position(|u| u == t).unwrap() as u32))
         .collect();
-    let func_refs: Vec<VMFuncRef> = (0..n)
-        .map(|i| VMFuncRef {
-            array_call: no_array_call,
-            wasm_call: funcs[i],
-            type_index: type_ids[info.functions[i].index()],
-            func_index: i as u32,
-            vmctx: base.cast(),
+    // Funcrefs live inside the VMContext: compiled code finds its VMContext
+    // from its funcref's address.
+    let func_refs: Vec<usize> = (0..n)
+        .map(|i| {
+            let at = vmoffsets.func_ref(i as u32) as usize;
+            assert!(at + std::mem::size_of::<VMFuncRef>() <= vmctx.len() * 16);
+            let fref = base.wrapping_add(at).cast::<VMFuncRef>();
+            // SAFETY: inside the `vmctx` allocation (checked above),
+            // aligned by `VMOffsets`.
+            unsafe {
+                fref.write(VMFuncRef {
+                    array_call: no_array_call,
+                    wasm_call: funcs[i],
+                    type_index: type_ids[info.functions[i].index()],
+                    func_index: i as u32,
+                    vmctx: base.cast(),
+                })
+            };
+            fref as usize
         })
         .collect();
     let mut globals_bits = Vec::new();
@@ -206,7 +220,7 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
         if let ElemSegmentKind::Active { table, offset } = &seg.kind {
             let at = eval(offset, &globals_bits, &func_refs)? as usize;
             let items: Vec<usize> = match &seg.items {
-                ElemItems::Functions(f) => f.iter().map(|f| &func_refs[f.index()] as *const _ as usize).collect(),
+                ElemItems::Functions(f) => f.iter().map(|f| func_refs[f.index()]).collect(),
                 ElemItems::Exprs(e) => e.iter().map(|e| eval(e, &globals_bits, &func_refs).map(|v| v as usize)).collect::<Option<_>>()?,
             };
             let elems = &mut tables[table.index()].0;
@@ -221,7 +235,7 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
     put(vmoffsets.header.store_context, &*store as *const _ as usize);
     put(vmoffsets.header.type_ids, type_ids.as_ptr() as usize);
     for (i, f) in func_refs.iter().enumerate() {
-        put(vmoffsets.func_ptr(i as u32), f as *const _ as usize);
+        put(vmoffsets.func_ptr(i as u32), *f);
     }
     if !info.memories.is_empty() {
         put(vmoffsets.memory_ptr(0), &*mem_def as *const _ as usize);
@@ -248,7 +262,7 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
         _store: store,
         _epoch: epoch,
         _type_ids: type_ids,
-        _func_refs: func_refs,
+        func_refs,
         _memory: memory,
         _mem_def: mem_def,
         _tables: tables,
@@ -270,7 +284,7 @@ impl Instance {
         // SAFETY: the shim matches the function's type, the VMContext is
         // fully initialised for what the module uses, and the spec
         // `assert_return`s do not trap.
-        unsafe { shim(self.funcs[f], self.vmctx.as_ptr() as *mut u8, vals.as_mut_ptr()) };
+        unsafe { shim(self.funcs[f], self.func_refs[f] as *mut u8, vals.as_mut_ptr()) };
         vals.truncate(ty.results.len());
         Some(vals)
     }

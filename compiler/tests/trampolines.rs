@@ -92,8 +92,8 @@ mod exec {
         assert!(len >= 4);
         // SAFETY: the trampoline passes 4 slots.
         let s = unsafe { std::slice::from_raw_parts_mut(args, len) };
-        // SAFETY: `callee` is the self-referential test funcref.
-        assert_eq!(unsafe { (*callee).vmctx } as *const VMFuncRef, callee, "self-referential funcref");
+        // SAFETY: `callee` is the test's host funcref.
+        assert_eq!(unsafe { (*callee).func_index }, u32::MAX, "the host funcref is passed on");
         assert!(!caller.is_null());
         let a = s[0].get_i32();
         if a == -1 {
@@ -165,7 +165,8 @@ mod exec {
         #[allow(clippy::vec_box)]
         _hosts: Vec<Box<VMFuncRef>>,
         base: *mut VMContext,
-        func_refs: Vec<VMFuncRef>,
+        /// Defined functions' funcrefs (inside `_vmctx`).
+        func_refs: Vec<*const VMFuncRef>,
         /// Array→wasm trampoline of each defined function.
         entries: Vec<ArrayFn>,
     }
@@ -198,7 +199,7 @@ mod exec {
         let store = Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
         let mut builtins = vec![test_builtin_unused as *const () as usize; BUILTINS.len()];
         builtins[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize] = test_raise as *const () as usize;
-        // Array-only host functions: self-referential funcrefs.
+        // Array-only host functions: funcrefs whose vmctx is themselves, as in the runtime.
         let host_fns: [ArrayFn; NI as usize] = [host_h, host_20, host_3];
         let hosts: Vec<Box<VMFuncRef>> = host_fns
             .iter()
@@ -215,13 +216,25 @@ mod exec {
                 host
             })
             .collect();
-        let func_refs: Vec<VMFuncRef> = (0..n)
-            .map(|i| VMFuncRef {
-                array_call: no_array_call,
-                wasm_call: addr(i),
-                type_index: VMSharedTypeIndex(info.functions[i + NI as usize].0),
-                func_index: i as u32 + NI,
-                vmctx: base.cast(),
+        // Defined functions' funcrefs live inside the VMContext (compiled
+        // code finds its VMContext from its funcref's address).
+        let func_refs: Vec<*const VMFuncRef> = (0..n)
+            .map(|i| {
+                let at = offsets.func_ref(i as u32) as usize;
+                assert!(at + std::mem::size_of::<VMFuncRef>() <= vmctx.len() * 16);
+                let fref = base.wrapping_add(at).cast::<VMFuncRef>();
+                // SAFETY: inside the `vmctx` allocation (checked above),
+                // aligned by `VMOffsets`.
+                unsafe {
+                    fref.write(VMFuncRef {
+                        array_call: no_array_call,
+                        wasm_call: addr(i),
+                        type_index: VMSharedTypeIndex(info.functions[i + NI as usize].0),
+                        func_index: i as u32 + NI,
+                        vmctx: base.cast(),
+                    })
+                };
+                fref.cast_const()
             })
             .collect();
         let put = |off: u32, v: usize| {
@@ -235,7 +248,7 @@ mod exec {
             put(offsets.func_ptr(h as u32), &**host as *const _ as usize);
         }
         for (i, f) in func_refs.iter().enumerate() {
-            put(offsets.func_ptr(i as u32 + NI), f as *const _ as usize);
+            put(offsets.func_ptr(i as u32 + NI), *f as usize);
         }
         let entries = (0..n)
             .map(|i| {
@@ -253,7 +266,7 @@ mod exec {
             // SAFETY: the funcref and VMContext are fully initialised for
             // every field the compiled code reads; `args` is large enough
             // for the function's params and results.
-            unsafe { (self.entries[i])(&self.func_refs[i], self.base, args.as_mut_ptr(), args.len()) }
+            unsafe { (self.entries[i])(self.func_refs[i], self.base, args.as_mut_ptr(), args.len()) }
         }
     }
 

@@ -141,10 +141,13 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                     self.osr_finish(header, below, &p)?;
                 }
                 self.b.switch_to_block(header);
+                // The loop's own parameters first: `use_var` below may add
+                // block parameters of its own to the header.
+                let loop_params = self.b.block_params(header).to_vec();
                 for (i, (var, _)) in osr.into_iter().flatten().enumerate() {
                     self.stack[i] = self.b.use_var(var);
                 }
-                self.stack.extend_from_slice(self.b.block_params(header));
+                self.stack.extend_from_slice(&loop_params);
                 self.control.push(ControlFrame {
                     kind: FrameKind::Loop { header },
                     next,

@@ -225,13 +225,17 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
             // the function is ready, a frame still looping here asks for
             // the OSR entry of its loop.
             let state = tier.state();
-            let queue = state == TierState::Interpreted && tier.try_queue();
+            let mut queue = state == TierState::Interpreted && tier.try_queue();
             if queue || state == TierState::Ready {
                 let index = to.offset_from(func.ops.as_ptr()) as u32;
                 if let Some(point) = func.osr_point(index) {
                     let (slot, created) = tier.osr_slot(point.loop_offset);
                     if created {
                         module.submit(def, JobKind::Osr(point.loop_offset));
+                    }
+                    if queue {
+                        module.submit(def, JobKind::Function);
+                        queue = false;
                     }
                     let entry = slot.entry.load(Ordering::Acquire);
                     if !entry.is_null()
