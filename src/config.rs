@@ -142,7 +142,9 @@ impl Config {
     /// with less than 16 KiB of code always do); for `tiered`, the
     /// background tier-up workers of the engine (started on first need).
     /// `0` (the default) means one per core
-    /// (`std::thread::available_parallelism`).
+    /// (`std::thread::available_parallelism`) for `jit`, and one per core
+    /// but one (at least one) for `tiered`, so that compiling in the
+    /// background leaves a core to the guest.
     pub fn compile_threads(&mut self, threads: usize) -> &mut Self {
         self.compile_threads = threads;
         self

@@ -95,9 +95,12 @@ impl Jit {
     pub(crate) fn new(config: &Config) -> Result<Arc<Jit>> {
         let compiler = Compiler::native(compiler_options(config))
             .map_err(|e| Error::unsupported(format!("the JIT cannot target this host: {e}")))?;
-        let threads = match config.compile_threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = match (config.compile_threads, config.strategy) {
+            // Tier-up workers leave a core to the threads running wasm.
+            (0, crate::Strategy::Tiered) => cores.saturating_sub(1).max(1),
+            (0, _) => cores,
+            (n, _) => n,
         };
         Ok(Arc::new_cyclic(|me| Jit {
             compiler,

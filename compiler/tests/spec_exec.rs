@@ -68,7 +68,8 @@ struct Instance {
     _code: memmap2::Mmap,
     funcs: Vec<*const u8>,
     shims: Vec<Option<ArrayShim>>,
-    vmctx: Vec<u128>,
+    /// Owns the VMContext the funcrefs point into.
+    _vmctx: Vec<u128>,
     _store: Box<VMStoreContext>,
     _epoch: Box<AtomicU64>,
     _type_ids: Vec<VMSharedTypeIndex>,
@@ -258,7 +259,7 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
         _code: code,
         funcs,
         shims,
-        vmctx,
+        _vmctx: vmctx,
         _store: store,
         _epoch: epoch,
         _type_ids: type_ids,

@@ -31,20 +31,30 @@ pub struct Setup {
 
 impl Setup {
     /// The configuration for this setup; everything else is the default.
+    /// `tiered` compiles every function synchronously at its first call
+    /// (threshold 1), so that a test's first calls run interpreted and the
+    /// later ones native, with mixed frames in between.
     pub fn config(self) -> Config {
         let mut config = Config::new();
         config.strategy(self.tier);
         if self.bounds == Bounds::Explicit {
             config.memory_reservation(0);
         }
+        if self.tier == Strategy::Tiered {
+            config.tier_up_threshold(1).tier_up_sync(true);
+        }
         config
     }
 
-    /// The `kiln run`/`kiln wast` options selecting this setup.
+    /// The `kiln run`/`kiln wast` options selecting this setup (the same
+    /// tier-up settings as [`Setup::config`]).
     pub fn cli_args(self) -> Vec<String> {
         let mut args = vec!["--tier".to_string(), self.tier.to_string()];
         if self.bounds == Bounds::Explicit {
             args.extend(["--memory-reservation".to_string(), "0".to_string()]);
+        }
+        if self.tier == Strategy::Tiered {
+            args.extend(["--tier-up-threshold".to_string(), "1".to_string(), "--tier-up-sync".to_string()]);
         }
         args
     }

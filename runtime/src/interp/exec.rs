@@ -204,6 +204,10 @@ fn entries_spent(st: &mut State) {
     }
 }
 
+/// Back-edges per entry (module-wide) from which a function hot from its
+/// loops gets an OSR entry for the frame that found it hot.
+const OSR_MIN_TRIP: u64 = 64;
+
 #[cold]
 #[inline(never)]
 fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
@@ -226,7 +230,13 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
             // the OSR entry of its loop.
             let state = tier.state();
             let mut queue = state == TierState::Interpreted && tier.try_queue();
-            if queue || state == TierState::Ready {
+            // An OSR entry pays off for a frame that stays in its loop: a
+            // function that became hot from its loops while being entered
+            // rarely (long loops), or a frame still interpreting after its
+            // function was compiled (it was entered before). Functions that
+            // are called often with short loops just get compiled.
+            let long_loops = tier.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * tier.entries.load(Ordering::Relaxed).max(1);
+            if (queue && long_loops) || state == TierState::Ready {
                 let index = to.offset_from(func.ops.as_ptr()) as u32;
                 if let Some(point) = func.osr_point(index) {
                     let (slot, created) = tier.osr_slot(point.loop_offset);
