@@ -104,7 +104,7 @@ fn osr_carries_locals_and_operands_of_every_type() {
         let run = inst.get_func(&mut store, "run").unwrap();
         let token = ExternRef::new(&mut store, 0xfeed_u64);
         let n = 100_000;
-        let args = [Val::I32(n), Val::I64(-7), Val::F32(1.25f32.to_bits()), Val::F64(3.5f64.to_bits()), Val::ExternRef(Some(token.clone()))];
+        let args = [Val::I32(n), Val::I64(-7), Val::F32(1.25f32.to_bits()), Val::F64(3.5f64.to_bits()), Val::ExternRef(Some(token))];
         let mut results = vec![Val::I32(0); 7];
         run.call(&mut store, &args, &mut results).unwrap();
         let (x, y, z, sum) = osr_expected(n, -7, 1.25, 3.5);
@@ -112,7 +112,7 @@ fn osr_carries_locals_and_operands_of_every_type() {
         assert_eq!(results[1].unwrap_f32(), y);
         assert_eq!(results[2].unwrap_f64(), z);
         let r = match &results[3] {
-            Val::ExternRef(Some(r)) => r.clone(),
+            Val::ExternRef(Some(r)) => *r,
             other => panic!("expected the externref back, got {other:?}"),
         };
         assert_eq!(r.data(&store).downcast_ref::<u64>(), Some(&0xfeed), "the same externref came back");

@@ -304,7 +304,7 @@ impl Compiler {
     /// loop's parameters on top), one 8-byte `ValRaw` slot each; the entry
     /// jumps into the loop with those values and runs the function to its
     /// end, then stores the results into `slots` from index 0 and returns
-    /// 1. Traps and failed calls unwind like any compiled code. Used by
+    /// `1`. Traps and failed calls unwind like any compiled code. Used by
     /// the runtime's on-stack replacement (`kiln_runtime::tier`).
     ///
     /// # Errors

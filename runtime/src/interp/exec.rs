@@ -180,7 +180,7 @@ unsafe fn current_def(st: &State) -> (&'static std::sync::Arc<crate::module::Run
     // SAFETY: per the contract; the instance (and its module) outlive the
     // activation, which is all the returned reference is used for.
     unsafe {
-        let module: &'static std::sync::Arc<crate::module::RuntimeModule> = &*(&raw const *(*st.inst).module());
+        let module: &'static std::sync::Arc<crate::module::RuntimeModule> = (*st.inst).module();
         (module, DefinedFuncIndex(st.func_index - module.info.num_imported_funcs))
     }
 }
