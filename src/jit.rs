@@ -213,18 +213,9 @@ impl Jit {
             .collect::<Result<_>>()?;
 
         let (parts, tramps) = self.link(module, &compiled)?;
-        let functions: Vec<NativeFunction<'_>> = compiled
-            .iter()
-            .zip(&parts)
-            .enumerate()
-            .map(|(job, (f, (traps, relocs)))| NativeFunction {
-                code: &f.code,
-                alignment: f.alignment,
-                traps,
-                relocs,
-                func_index: if job < ndef { info.func_index(DefinedFuncIndex(job as u32)).0 } else { TRAMPOLINE_INDEX },
-            })
-            .collect();
+        let functions = native_functions(&compiled, &parts, |job| {
+            if job < ndef { info.func_index(DefinedFuncIndex(job as u32)).0 } else { TRAMPOLINE_INDEX }
+        });
         let defined: Vec<(u32, u32)> = (0..ndef).map(|d| (d as u32, (ndef + def_sig[d]) as u32)).collect();
         NativeCode::load(&functions, &defined, &tramps)
     }
@@ -261,18 +252,7 @@ impl Jit {
         let t = self.compiler.compile_array_to_wasm_trampoline(ty).map_err(|e| compile_error(e, "a trampoline"))?;
         let compiled = [f, t];
         let (parts, tramps) = self.link(module, &compiled)?;
-        let functions: Vec<NativeFunction<'_>> = compiled
-            .iter()
-            .zip(&parts)
-            .enumerate()
-            .map(|(i, (f, (traps, relocs)))| NativeFunction {
-                code: &f.code,
-                alignment: f.alignment,
-                traps,
-                relocs,
-                func_index: if i == 0 { fi.0 } else { TRAMPOLINE_INDEX },
-            })
-            .collect();
+        let functions = native_functions(&compiled, &parts, |i| if i == 0 { fi.0 } else { TRAMPOLINE_INDEX });
         NativeCode::load(&functions, &[(0, 1)], &tramps)
     }
 
@@ -287,12 +267,7 @@ impl Jit {
             .map_err(|e| compile_error(e, &format!("the OSR entry of function {} at {loop_offset:#x}", fi.0)))?;
         let compiled = [f];
         let (parts, tramps) = self.link(module, &compiled)?;
-        let (traps, relocs) = &parts[0];
-        NativeCode::load(
-            &[NativeFunction { code: &compiled[0].code, alignment: compiled[0].alignment, traps, relocs, func_index: fi.0 }],
-            &[],
-            &tramps,
-        )
+        NativeCode::load(&native_functions(&compiled, &parts, |_| fi.0), &[], &tramps)
     }
 
     /// Starts another worker thread if the queue has fewer than `threads`.
@@ -370,6 +345,27 @@ fn compile_error(e: kiln_compiler::CompileError, what: &str) -> Error {
         kiln_compiler::CompileError::Unsupported(m) => Error::unsupported(format!("JIT: {what}: {m}")),
         e => Error::msg(format!("JIT: compiling {what}: {e}")),
     }
+}
+
+/// The runtime's view of `compiled[i]` with its `parts[i]`, named
+/// `func_index(i)` in the code registry.
+fn native_functions<'a>(
+    compiled: &'a [CompiledFunction],
+    parts: &'a [NativeParts],
+    func_index: impl Fn(usize) -> u32,
+) -> Vec<NativeFunction<'a>> {
+    compiled
+        .iter()
+        .zip(parts)
+        .enumerate()
+        .map(|(i, (f, (traps, relocs)))| NativeFunction {
+            code: &f.code,
+            alignment: f.alignment,
+            traps,
+            relocs,
+            func_index: func_index(i),
+        })
+        .collect()
 }
 
 /// A function's trap table and relocations in the runtime's terms.

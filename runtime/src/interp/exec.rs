@@ -325,20 +325,13 @@ unsafe fn osr_transfer(fp: *mut u64, st: &mut State, point: &OsrPoint, entry: *m
 /// # Safety
 /// The handler contract.
 unsafe fn pop_to_caller(st: &mut State) -> bool {
-    // SAFETY: frames above `frames_base` were pushed by this activation.
-    unsafe {
-        let stack = &mut *st.stack;
-        if stack.frames.len() == st.frames_base {
-            return false;
+    // SAFETY: per the contract.
+    match unsafe { pop_frame(st) } {
+        Some((pc, fp, mb, ml)) => {
+            st.save(pc, fp, mb, ml);
+            true
         }
-        let frame = stack.frames.pop().unwrap_unchecked();
-        st.func = frame.func;
-        st.func_index = frame.func_index;
-        st.inst = frame.inst;
-        st.hot = frame.hot;
-        let (mb, ml) = mem_regs(frame.inst);
-        st.save(frame.pc, frame.fp, mb, ml);
-        true
+        None => false,
     }
 }
 
@@ -597,12 +590,30 @@ pub(crate) unsafe fn call_funcref(
 /// The handler contract.
 #[inline(always)]
 pub(crate) unsafe fn do_return(st: &mut State) -> Exit {
+    // SAFETY: per the contract.
+    unsafe {
+        match pop_frame(st) {
+            None => Exit::Return,
+            Some((pc, fp, mb, ml)) => next!(pc, fp, st, mb, ml),
+        }
+    }
+}
+
+/// Pops the current function's frame record and makes the caller current
+/// in `st`; returns where the caller continues (`pc`, `fp` and its memory
+/// registers), or `None` if the current function is this activation's
+/// first.
+///
+/// # Safety
+/// The handler contract.
+#[inline(always)]
+unsafe fn pop_frame(st: &mut State) -> Option<(*const Op, *mut u64, *mut u8, usize)> {
     // SAFETY: frames above `frames_base` were pushed by this activation
     // and refer to live functions, instances and frames.
     unsafe {
         let stack = &mut *st.stack;
         if stack.frames.len() == st.frames_base {
-            return Exit::Return;
+            return None;
         }
         let frame = stack.frames.pop().unwrap_unchecked();
         st.func = frame.func;
@@ -611,7 +622,7 @@ pub(crate) unsafe fn do_return(st: &mut State) -> Exit {
         st.hot = frame.hot;
         // The callee may have grown memory 0 (or switched instances).
         let (mb, ml) = mem_regs(frame.inst);
-        next!(frame.pc, frame.fp, st, mb, ml)
+        Some((frame.pc, frame.fp, mb, ml))
     }
 }
 

@@ -186,7 +186,7 @@ unsafe fn enter(
         let _reset = Reset(vmstore, outermost);
         let top = (*stack).top;
         let fp = (*stack).base().add(top);
-        if top + (*func).frame_size as usize > (*stack).slots.len() {
+        if top + (*func).frame_size as usize > (&(*stack).slots).len() {
             return Err(TrapCode::StackOverflow.into());
         }
         core::ptr::copy_nonoverlapping(args as *const u64, fp, params);
