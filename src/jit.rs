@@ -1,8 +1,10 @@
 //! The `jit` strategy: every defined function of a module is compiled by
 //! kiln's Cranelift translator (`kiln-compiler`) when the [`Module`] is
 //! created, in parallel on all cores, and loaded as the module's
-//! [`NativeCode`]; host functions get per-signature wasm→array trampolines
-//! from the engine ([`HostTrampolines`]).
+//! [`NativeCode`]. Funcref calls to host functions (and, in `tiered`, to
+//! functions still interpreted) go through per-signature wasm→array
+//! trampolines, compiled once per engine ([`HostTrampolines`]) and linked
+//! into the calling code by relocation.
 //!
 //! The `tiered` strategy uses the same compiler function by function:
 //! [`Jit`] implements the runtime's [`TierCompiler`] with a pool of

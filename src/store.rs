@@ -34,10 +34,7 @@ pub struct Store<T> {
 impl<T> Store<T> {
     /// A new store for `engine` holding `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
-        let mut opaque = StoreOpaque::new(engine.store_config(), engine.inner.registry.clone(), engine.inner.epoch.clone());
-        if let Some(jit) = &engine.inner.jit {
-            opaque.host_trampolines = Some(jit.clone());
-        }
+        let opaque = StoreOpaque::new(engine.store_config(), engine.inner.registry.clone(), engine.inner.epoch.clone());
         Store {
             inner: Box::new(StoreInner {
                 opaque,

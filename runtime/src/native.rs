@@ -184,8 +184,10 @@ impl NativeCode {
     }
 }
 
-/// Provides wasm→array trampolines (the `wasm_call` entry of host
-/// functions) per signature; implemented by the engine that compiles code.
+/// Provides wasm→array trampolines per signature: what compiled code calls
+/// for a funcref whose `wasm_call` is null (host functions, functions still
+/// interpreted), linked by relocation ([`NativeRelocTarget::Trampoline`]);
+/// implemented by the engine that compiles code.
 pub trait HostTrampolines: Send + Sync {
     /// The wasm→array trampoline for functions of type `ty` (canonical id
     /// `id`), compiled once per engine and kept alive as long as it.

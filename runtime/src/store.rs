@@ -90,11 +90,6 @@ pub struct StoreOpaque {
     pub config: StoreConfig,
     /// The engine's type registry.
     pub registry: Arc<TypeRegistry>,
-    /// Where host functions get their `wasm_call` entry (a wasm→array
-    /// trampoline) so native code can call them; `None` for engines
-    /// without native code.
-    #[cfg(unix)]
-    pub host_trampolines: Option<Arc<dyn crate::native::HostTrampolines>>,
 }
 
 // SAFETY: every raw pointer in the store points into the store itself (its
@@ -131,8 +126,6 @@ impl StoreOpaque {
             interp: InterpStack::new(config.max_wasm_stack),
             config,
             registry,
-            #[cfg(unix)]
-            host_trampolines: None,
         }
     }
 
@@ -170,16 +163,10 @@ impl StoreOpaque {
         });
         let ctx_ptr: *mut VMHostFuncContext = &mut *ctx;
         ctx.funcref.vmctx = ctx_ptr.cast();
-        // Native callers enter through the wasm→array trampoline. A type
-        // the compiler cannot express (v128 without SIMD support) keeps a
-        // null entry: no validated module can import it or `call_indirect`
-        // it (its canonical type never matches a module type).
-        #[cfg(unix)]
-        if let Some(t) = &self.host_trampolines
-            && let Ok(p) = t.wasm_to_array(type_index, &ctx.ty)
-        {
-            ctx.funcref.wasm_call = p;
-        }
+        // `wasm_call` stays null: native callers enter through the
+        // wasm→array trampoline of the type, which the loader links into
+        // their code (see `VMFuncRef`), so creating host functions compiles
+        // nothing.
         let fref: *const VMFuncRef = &ctx.funcref;
         self.host_funcs.push(ctx);
         fref
