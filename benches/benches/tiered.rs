@@ -199,7 +199,10 @@ fn wasmtime_run_program(wasm: &[u8], program: &Program) -> Result<Timed<Output>>
         let started = command.start(&linker, &module);
         Ok((module, started))
     });
-    let (_module, started) = run.value.context("compiling")?;
+    let (_module, started) = run
+        .value
+        .map_err(anyhow::Error::from)
+        .context("compiling")?;
     Ok(Timed {
         elapsed: run.elapsed,
         value: command.finish(started)?,
@@ -1025,9 +1028,9 @@ fn run_benchmarks() -> Result<bool> {
         "  every run: a fresh engine (Config::new() + strategy), then timed Module::new + instantiate + run"
     );
     println!(
-        "  runs: {} per contender after a{} warm-up{}",
+        "  runs: {} timed per contender, {}{}",
         options.plan.runs,
-        if options.plan.warmup { "n untimed" } else { " timed first run, no" },
+        if options.plan.warmup { "after an untimed warm-up round" } else { "no warm-up" },
         if options.plan.cap_slow {
             "; time to completion: <= 3 runs if a first run takes >= 1 s, 1 if >= 10 s"
         } else {

@@ -111,7 +111,7 @@ impl Workload {
 ///
 /// # Errors
 /// Those of instantiation, of the lookup of `run` and of the call.
-pub fn kiln_call_run<T>(
+pub fn kiln_call_run<T: 'static>(
     store: &mut kiln::Store<T>,
     linker: &kiln::Linker<T>,
     module: &kiln::Module,
