@@ -226,21 +226,22 @@ impl Jit {
     /// `kiln_runtime::tier`); a function the compiler cannot translate is
     /// marked failed and stays interpreted.
     fn run_job(&self, job: TierJob) {
+        let Some(module) = job.module.upgrade() else { return };
+        let module = &module;
         let started = Instant::now();
         let wait = started.saturating_duration_since(job.queued_at);
-        let module = &job.module;
         let def = job.def;
         if job.kind == JobKind::Function {
             module.mark_compiling(def);
         }
         let result = match job.kind {
             JobKind::Function => self.compile_tiered_function(module, def),
-            JobKind::Osr(offset) => self.compile_osr_entry(module, def, offset),
+            JobKind::Osr => self.compile_osr_entry(module, def),
         };
         let elapsed = started.elapsed();
         match (result, job.kind) {
             (Ok(code), JobKind::Function) => module.publish(def, code, elapsed, wait),
-            (Ok(code), JobKind::Osr(offset)) => module.publish_osr(def, offset, code, elapsed, wait),
+            (Ok(code), JobKind::Osr) => module.publish_osr(def, code, elapsed, wait),
             (Err(e), kind) => module.fail(def, kind, e.to_string()),
         }
     }
@@ -258,15 +259,16 @@ impl Jit {
         NativeCode::load(&functions, &[(0, 1)], &tramps)
     }
 
-    /// The OSR entry of function `def` at the loop at byte offset
-    /// `loop_offset`, loaded (`func_ptr(0)`).
-    fn compile_osr_entry(&self, module: &RuntimeModule, def: DefinedFuncIndex, loop_offset: u32) -> Result<NativeCode> {
+    /// The OSR entry of function `def` for every loop its interpreter code
+    /// can leave (`RuntimeModule::osr_loops`), loaded (`func_ptr(0)`).
+    fn compile_osr_entry(&self, module: &RuntimeModule, def: DefinedFuncIndex) -> Result<NativeCode> {
         let info = &module.info;
         let fi = info.func_index(def);
+        let loops = module.osr_loops(def);
         let f = self
             .compiler
-            .compile_osr_entry(info, &module.wasm, def, loop_offset)
-            .map_err(|e| compile_error(e, &format!("the OSR entry of function {} at {loop_offset:#x}", fi.0)))?;
+            .compile_osr_entry(info, &module.wasm, def, &loops)
+            .map_err(|e| compile_error(e, &format!("the OSR entry of function {}", fi.0)))?;
         let compiled = [f];
         let (parts, tramps) = self.link(module, &compiled)?;
         NativeCode::load(&native_functions(&compiled, &parts, |_| fi.0), &[], &tramps)
@@ -305,7 +307,9 @@ fn worker(queue: Arc<TierQueue>, jit: Weak<Jit>) {
         // A panic in the compiler must not kill the worker (nor leave the
         // function queued forever).
         let (module, def, kind) = (job.module.clone(), job.def, job.kind);
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jit.run_job(job))).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jit.run_job(job))).is_err()
+            && let Some(module) = module.upgrade()
+        {
             module.fail(def, kind, "the compiler panicked".into());
         }
     }
@@ -324,7 +328,7 @@ impl TierCompiler for Jit {
                     .map(|h| h.join().unwrap_or(false))
                     .unwrap_or(false)
             });
-            if !done {
+            if !done && let Some(module) = module.upgrade() {
                 module.fail(def, kind, "the compiler panicked or could not start".into());
             }
             return;

@@ -293,32 +293,34 @@ impl Compiler {
         with_scratch(|scratch| translate::translate_function(&*self.isa, &self.options, module, wasm, def, None, &mut scratch.fctx))
     }
 
-    /// Compiles the OSR entry of defined function `def` at the loop whose
-    /// `loop` operator is at byte offset `loop_offset` of the module: the
-    /// whole function, entered at that loop's header.
+    /// Compiles the OSR entry of defined function `def` for the loops whose
+    /// `loop` operators are at the byte offsets `loops` (of the module): the
+    /// whole function, entered at the header of one of them.
     ///
     /// ABI: the array-call shape in the target's default C calling
     /// convention, `(callee: *const VMFuncRef, caller_vmctx, slots: *mut
-    /// ValRaw, len) -> i8`. On entry `slots` holds every local (parameters
-    /// first) then the operand stack at the loop header, bottom first (the
-    /// loop's parameters on top), one 8-byte `ValRaw` slot each; the entry
-    /// jumps into the loop with those values and runs the function to its
-    /// end, then stores the results into `slots` from index 0 and returns
-    /// `1`. Traps and failed calls unwind like any compiled code. Used by
-    /// the runtime's on-stack replacement (`kiln_runtime::tier`).
+    /// ValRaw, loop_index: usize) -> i8`. `loop_index` picks the loop
+    /// (`loops[loop_index]`); on entry `slots` holds every local
+    /// (parameters first) then the operand stack at that loop's header,
+    /// bottom first (the loop's parameters on top), one 8-byte `ValRaw`
+    /// slot each. The entry jumps into the loop with those values and runs
+    /// the function to its end, then stores the results into `slots` from
+    /// index 0 and returns `1`. Traps and failed calls unwind like any
+    /// compiled code; an index out of range, or a loop in unreachable code,
+    /// traps with `InternalError`. Used by the runtime's on-stack
+    /// replacement (`kiln_runtime::tier`).
     ///
     /// # Errors
-    /// As [`Compiler::compile_function`]; [`CompileError::Codegen`] if no
-    /// reachable loop starts at `loop_offset`.
+    /// As [`Compiler::compile_function`].
     pub fn compile_osr_entry(
         &self,
         module: &ModuleInfo,
         wasm: &[u8],
         def: DefinedFuncIndex,
-        loop_offset: u32,
+        loops: &[u32],
     ) -> Result<CompiledFunction, CompileError> {
         let func = with_scratch(|scratch| {
-            translate::translate_function(&*self.isa, &self.options, module, wasm, def, Some(loop_offset), &mut scratch.fctx)
+            translate::translate_function(&*self.isa, &self.options, module, wasm, def, Some(loops), &mut scratch.fctx)
         })?;
         self.compile_ir(func)
     }

@@ -1,6 +1,7 @@
 //! Compiles every function of every module of the wasm-v2 spec suite and
 //! of the repository's real programs, with Cranelift's verifier on, in both
-//! bounds-check configurations. Every function must compile.
+//! bounds-check configurations, and the OSR entry (every loop) of every
+//! function that has loops. Every function must compile.
 
 use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
 use kiln_compiler::{BoundsChecks, CompileError, Compiler, CompilerOptions, OptLevel};
@@ -40,6 +41,8 @@ struct Counts {
     modules: usize,
     functions: usize,
     wasm_bytes: usize,
+    /// OSR entries compiled (functions with loops).
+    osr_entries: usize,
     failures: Vec<String>,
 }
 
@@ -58,9 +61,36 @@ fn compile_all(compiler: &Compiler, modules: &[(String, Vec<u8>)]) -> Counts {
                 }
                 Err(e) => counts.failures.push(format!("{name} func {def}: {e}")),
             }
+            let loops = loop_offsets(&info, bytes, def);
+            if !loops.is_empty() {
+                counts.osr_entries += 1;
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    compiler.compile_osr_entry(&info, bytes, DefinedFuncIndex(def), &loops)
+                }));
+                match r {
+                    Ok(Ok(f)) => assert!(!f.code.is_empty()),
+                    Ok(Err(e)) => counts.failures.push(format!("{name} func {def} OSR entry: {e}")),
+                    Err(_) => counts.failures.push(format!("{name} func {def} OSR entry: the compiler panicked")),
+                }
+            }
         }
     }
     counts
+}
+
+/// Byte offsets of every `loop` operator of defined function `def`.
+fn loop_offsets(info: &ModuleInfo, bytes: &[u8], def: u32) -> Vec<u32> {
+    let range = info.function_bodies[def as usize].range.clone();
+    let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(&bytes[range.clone()], range.start as u64));
+    let mut ops = body.get_operators_reader().unwrap();
+    let mut out = Vec::new();
+    while !ops.eof() {
+        let at = ops.original_position() as u32;
+        if let wasmparser::Operator::Loop { .. } = ops.read().unwrap() {
+            out.push(at);
+        }
+    }
+    out
 }
 
 fn options(bounds: BoundsChecks) -> CompilerOptions {
@@ -78,9 +108,10 @@ fn check_with(label: &str, compiler: Compiler, modules: &[(String, Vec<u8>)]) {
     let counts = compile_all(&compiler, modules);
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{label}: {} modules, {} functions, {} body bytes compiled in {secs:.2}s ({:.0} wasm bytes/s, verifier on), {} failures",
+        "{label}: {} modules, {} functions (+{} OSR entries), {} body bytes compiled in {secs:.2}s ({:.0} wasm bytes/s, verifier on), {} failures",
         counts.modules,
         counts.functions,
+        counts.osr_entries,
         counts.wasm_bytes,
         counts.wasm_bytes as f64 / secs,
         counts.failures.len()

@@ -62,7 +62,7 @@ pub struct RuntimeModule {
     pub type_ids: Box<[VMSharedTypeIndex]>,
     /// The engine's registry the ids come from.
     pub registry: Arc<TypeRegistry>,
-    interp: Box<[OnceLock<std::result::Result<InterpFunc, ModuleError>>]>,
+    pub(crate) interp: Box<[OnceLock<std::result::Result<InterpFunc, ModuleError>>]>,
     /// Native code of every defined function, once compiled (strategy
     /// `jit`); instances created after it is set enter native code.
     #[cfg(unix)]

@@ -38,18 +38,19 @@
 //!   native code, in any instance, including instances that import the
 //!   function — runs native code.
 //! * **OSR.** A frame that keeps looping in the interpreter after its
-//!   function became hot asks for an OSR entry for the loop it is in (keyed
-//!   by the loop's byte offset in the module): a compiled variant of the
-//!   whole function whose entry block takes the locals and the operand
-//!   stack at the loop header from an array and jumps into the loop. At a
-//!   later back-edge the interpreter hands its frame over to it.
+//!   function became hot asks for the function's OSR entry: a compiled
+//!   variant of the whole function with one extra entry per loop the
+//!   interpreter can leave, which takes the locals and the operand stack at
+//!   that loop's header from an array and jumps into the loop (one compile
+//!   serves a frame that moves on from loop to loop). At a later back-edge
+//!   the interpreter hands its frame over to it.
 
 #[cfg(unix)]
 use crate::native::NativeCode;
 use crate::module::RuntimeModule;
 use kiln_aot_format::DefinedFuncIndex;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// Back-edges an instance counts before it adds them to the module-wide
@@ -105,16 +106,17 @@ impl TierState {
 pub enum JobKind {
     /// The function's normal (wasm-call) code.
     Function,
-    /// Its OSR entry at the loop whose `loop` operator is at this byte
-    /// offset of the module.
-    Osr(u32),
+    /// Its OSR entry, for every loop the interpreter can leave
+    /// (`RuntimeModule::osr_loops`).
+    Osr,
 }
 
 /// A request to compile something of defined function `def`.
 #[derive(Clone, Debug)]
 pub struct TierJob {
-    /// The module.
-    pub module: Arc<RuntimeModule>,
+    /// The module (weak: a job for a module nobody uses any more is
+    /// dropped instead of compiled).
+    pub module: Weak<RuntimeModule>,
     /// The function.
     pub def: DefinedFuncIndex,
     /// What to compile.
@@ -141,21 +143,11 @@ pub struct TierPolicy {
     pub compiler: Arc<dyn TierCompiler>,
 }
 
-/// One OSR entry of a function.
-pub(crate) struct OsrSlot {
-    /// Byte offset of the loop operator.
-    pub loop_offset: u32,
-    /// Entry (`OsrEntryFn`), null until compiled.
-    pub entry: AtomicPtr<u8>,
-    /// Whether compiling it failed.
-    pub failed: std::sync::atomic::AtomicBool,
-}
-
 /// The OSR entry ABI: the array-call shape, `(callee funcref, caller
-/// vmctx, slots, len) -> true`; `slots` holds the function's locals then
-/// the operand stack at the loop header on entry, its results on return.
-/// Traps and failed calls unwind to the runtime's entry (`catch_traps`),
-/// so a return is always `true`.
+/// vmctx, slots, loop index) -> true`; `slots` holds the function's locals
+/// then the operand stack at the loop's header on entry, its results on
+/// return. Traps and failed calls unwind to the runtime's entry
+/// (`catch_traps`), so a return is always `true`.
 pub type OsrEntryFn = kiln_aot_format::vm::VMArrayCallFn;
 
 /// Tier-up state and statistics of one defined function.
@@ -178,7 +170,10 @@ pub struct FuncTier {
     pub osr_entries: AtomicU64,
     /// Compiled OSR variants.
     pub osr_compiled: AtomicU64,
-    pub(crate) osr: Mutex<Vec<Arc<OsrSlot>>>,
+    /// The OSR entry (`OsrEntryFn`, every loop), null until compiled.
+    pub(crate) osr_entry: AtomicPtr<u8>,
+    /// Whether the OSR entry was asked for (it is compiled once).
+    osr_requested: std::sync::atomic::AtomicBool,
     failure: Mutex<Option<String>>,
 }
 
@@ -194,7 +189,8 @@ impl Default for FuncTier {
             queue_wait_ns: AtomicU64::new(0),
             osr_entries: AtomicU64::new(0),
             osr_compiled: AtomicU64::new(0),
-            osr: Mutex::new(Vec::new()),
+            osr_entry: AtomicPtr::new(core::ptr::null_mut()),
+            osr_requested: std::sync::atomic::AtomicBool::new(false),
             failure: Mutex::new(None),
         }
     }
@@ -234,20 +230,10 @@ impl FuncTier {
         self.state.store(s as u8, Ordering::Release);
     }
 
-    /// The OSR slot of the loop at `loop_offset`, and whether this call
-    /// created it (the creator submits the job).
-    pub(crate) fn osr_slot(&self, loop_offset: u32) -> (Arc<OsrSlot>, bool) {
-        let mut v = self.osr.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = v.iter().find(|s| s.loop_offset == loop_offset) {
-            return (s.clone(), false);
-        }
-        let s = Arc::new(OsrSlot {
-            loop_offset,
-            entry: AtomicPtr::new(core::ptr::null_mut()),
-            failed: std::sync::atomic::AtomicBool::new(false),
-        });
-        v.push(s.clone());
-        (s, true)
+    /// Marks the OSR entry as asked for; true for the one caller that did
+    /// (it submits the job).
+    pub(crate) fn try_request_osr(&self) -> bool {
+        !self.osr_requested.swap(true, Ordering::AcqRel)
     }
 }
 
@@ -300,7 +286,7 @@ impl RuntimeModule {
     /// tier policy).
     pub(crate) fn submit(self: &Arc<Self>, def: DefinedFuncIndex, kind: JobKind) {
         if let Some(p) = self.tier_policy() {
-            p.compiler.submit(TierJob { module: self.clone(), def, kind, queued_at: Instant::now() });
+            p.compiler.submit(TierJob { module: Arc::downgrade(self), def, kind, queued_at: Instant::now() });
         }
     }
 
@@ -318,18 +304,27 @@ impl RuntimeModule {
         t.set_state(TierState::Ready);
     }
 
-    /// Publishes the OSR entry of function `def` at the loop at
-    /// `loop_offset`: `code.func_ptr(0)` is an [`OsrEntryFn`].
+    /// Publishes the OSR entry of function `def`: `code.func_ptr(0)` is an
+    /// [`OsrEntryFn`] for the loops of [`RuntimeModule::osr_loops`].
     #[cfg(unix)]
-    pub fn publish_osr(&self, def: DefinedFuncIndex, loop_offset: u32, code: NativeCode, compile: Duration, wait: Duration) {
+    pub fn publish_osr(&self, def: DefinedFuncIndex, code: NativeCode, compile: Duration, wait: Duration) {
         let t = self.tier(def);
-        let (slot, _) = t.osr_slot(loop_offset);
         let entry = code.func_ptr(0) as *mut u8;
         t.compile_ns.fetch_add(compile.as_nanos() as u64, Ordering::Relaxed);
         t.queue_wait_ns.fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
         t.osr_compiled.fetch_add(1, Ordering::Relaxed);
         self.keep_code(code);
-        slot.entry.store(entry, Ordering::Release);
+        t.osr_entry.store(entry, Ordering::Release);
+    }
+
+    /// Byte offsets of the loops an interpreted frame of function `def`
+    /// can leave by OSR, in the order of the OSR entry's loop index (empty
+    /// if the function was never interpreted).
+    pub fn osr_loops(&self, def: DefinedFuncIndex) -> Vec<u32> {
+        match self.interp.get(def.index()).and_then(|c| c.get()) {
+            Some(Ok(f)) => f.osr_points.iter().map(|p| p.loop_offset).collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Records that `kind` of function `def` cannot be compiled: the
@@ -341,10 +336,8 @@ impl RuntimeModule {
                 *t.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
                 t.set_state(TierState::Failed);
             }
-            JobKind::Osr(off) => {
-                let (slot, _) = t.osr_slot(off);
-                slot.failed.store(true, Ordering::Release);
-            }
+            // The entry stays null: frames keep interpreting.
+            JobKind::Osr => {}
         }
     }
 

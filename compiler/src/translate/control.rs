@@ -120,6 +120,7 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                 let (p, r) = self.block_types(blockty)?;
                 let next = self.block_with_params(&r);
                 let height = self.stack.len().checked_sub(p.len()).ok_or_else(underflow)?;
+                self.osr_spill(height);
                 self.control.push(ControlFrame {
                     kind: FrameKind::Block,
                     next,
@@ -135,18 +136,14 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                 let next = self.block_with_params(&r);
                 let params = self.popn(p.len())?;
                 let height = self.stack.len();
-                let osr = self.osr_begin();
+                self.osr_spill(height);
                 self.b.ins().jump(header, &args(&params));
-                if let Some(below) = &osr {
-                    self.osr_finish(header, below, &p)?;
-                }
+                self.osr_fill(header, &p)?;
                 self.b.switch_to_block(header);
-                // The loop's own parameters first: `use_var` below may add
-                // block parameters of its own to the header.
+                // The loop's own parameters first: `use_var` may add block
+                // parameters of its own to the header.
                 let loop_params = self.b.block_params(header).to_vec();
-                for (i, (var, _)) in osr.into_iter().flatten().enumerate() {
-                    self.stack[i] = self.b.use_var(var);
-                }
+                self.osr_refresh(height);
                 self.stack.extend_from_slice(&loop_params);
                 self.control.push(ControlFrame {
                     kind: FrameKind::Loop { header },
@@ -165,6 +162,8 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                 let next = self.block_with_params(&r);
                 let then_block = self.b.create_block();
                 let params = args(self.peekn(p.len())?);
+                let below = self.stack.len() - p.len();
+                self.osr_spill(below);
                 self.b.ins().brif(cond, then_block, &[], else_block, &params);
                 self.b.switch_to_block(then_block);
                 self.b.seal_block(then_block);
@@ -256,7 +255,9 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         self.stack.truncate(height);
         self.b.switch_to_block(else_block);
         self.b.seal_block(else_block);
-        self.stack.extend_from_slice(self.b.block_params(else_block));
+        let params = self.b.block_params(else_block).to_vec();
+        self.osr_refresh(height);
+        self.stack.extend_from_slice(&params);
         // The `if` itself was reachable (else it would have no frame).
         self.reachable = true;
         Ok(())
@@ -285,7 +286,9 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         if frame.exit_reached {
             self.b.switch_to_block(frame.next);
             self.b.seal_block(frame.next);
-            self.stack.extend_from_slice(self.b.block_params(frame.next));
+            let results = self.b.block_params(frame.next).to_vec();
+            self.osr_refresh(frame.height);
+            self.stack.extend_from_slice(&results);
             self.reachable = true;
         } else {
             self.reachable = false;

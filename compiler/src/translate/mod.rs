@@ -69,14 +69,20 @@ pub(crate) struct FuncTranslator<'a, 'm> {
 
 /// The OSR entry being built (see `Compiler::compile_osr_entry`).
 pub(crate) struct OsrEntry {
-    /// Byte offset of the loop to enter.
-    pub loop_offset: u32,
-    /// The block that loads the frame and jumps to the loop header.
-    pub block: Block,
+    /// Byte offsets of the loops it can enter, in entry-index order.
+    pub loops: Vec<u32>,
+    /// For each loop, the block that loads the frame and jumps to its
+    /// header (filled when the translation reaches the loop).
+    pub blocks: Vec<Block>,
+    /// Which blocks are filled.
+    pub filled: Vec<bool>,
     /// The slot array (entry parameter): frame values in, results out.
     pub slots: Value,
-    /// Whether the loop was reached.
-    pub found: bool,
+    /// One variable per operand-stack position and type: values below an
+    /// open block live in them, so that every path — the function's start
+    /// or any OSR block — defines them and SSA construction merges them
+    /// where paths meet (loop headers, block ends, `else`).
+    pub stack_vars: HashMap<(usize, ir::Type), Variable>,
 }
 
 /// A zero of Cranelift type `t`.
@@ -96,7 +102,7 @@ pub(crate) fn translate_function(
     module: &ModuleInfo,
     wasm: &[u8],
     def: DefinedFuncIndex,
-    osr_loop: Option<u32>,
+    osr_loops: Option<&[u32]>,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, CompileError> {
     if let Some(m) = module.memories.iter().find(|m| m.memory64 || m.shared) {
@@ -123,7 +129,7 @@ pub(crate) fn translate_function(
         .ok_or_else(|| CompileError::Unsupported(format!("function {func_index} has no type")))?;
 
     let ptr = isa.pointer_type();
-    let sig = match osr_loop {
+    let sig = match osr_loops {
         None => env::wasm_signature(ptr, ty)?,
         Some(_) => {
             // The array-call shape (see `Compiler::compile_osr_entry`).
@@ -134,7 +140,7 @@ pub(crate) fn translate_function(
             sig
         }
     };
-    let name_space = if osr_loop.is_some() { 4 } else { 0 };
+    let name_space = if osr_loops.is_some() { 4 } else { 0 };
     let mut func = ir::Function::with_name_signature(UserFuncName::user(name_space, func_index.as_u32()), sig);
     let regions = env::Regions::declare(&mut func);
     let env = Env::new(isa, module, regions);
@@ -170,26 +176,48 @@ pub(crate) fn translate_function(
     let params: Vec<Value> = b.block_params(entry).to_vec();
     let vmctx = b.ins().iadd_imm_s(params[0], funcref_offset);
 
-    // An OSR entry branches on its (never null) slot array to the OSR
-    // block, filled in when the translation reaches the loop; the
-    // function's normal start stays in the IR (reachable on a null array
-    // only) so that the code before the loop translates as usual.
+    // An OSR entry branches on its (never null) slot array to a dispatch
+    // on the loop index (its fourth parameter) over one block per loop,
+    // each filled in when the translation reaches its loop; the function's
+    // normal start stays in the IR (reachable on a null array only) so that
+    // the code before the loops translates as usual.
     let mut osr = None;
     let mut wasm_params: Vec<Value> = params.get(2..).unwrap_or_default().to_vec();
-    if let Some(loop_offset) = osr_loop {
+    if let Some(loops) = osr_loops {
         let slots = params[2];
-        let block = b.create_block();
+        let dispatch = b.create_block();
         let start = b.create_block();
-        b.ins().brif(slots, block, &[], start, &[]);
-        b.seal_block(block);
+        b.ins().brif(slots, dispatch, &[], start, &[]);
+        b.seal_block(dispatch);
         b.seal_block(start);
+        b.switch_to_block(dispatch);
+        let index = if ptr == types::I32 { params[3] } else { b.ins().ireduce(types::I32, params[3]) };
+        let blocks: Vec<Block> = loops.iter().map(|_| b.create_block()).collect();
+        let bad = b.create_block();
+        b.set_cold_block(bad);
+        let pool = &mut b.func.dfg.value_lists;
+        let def = ir::BlockCall::new(bad, [], pool);
+        let calls: Vec<ir::BlockCall> = blocks.iter().map(|t| ir::BlockCall::new(*t, [], pool)).collect();
+        let jt = b.create_jump_table(ir::JumpTableData::new(def, &calls));
+        b.ins().br_table(index, jt);
+        for blk in blocks.iter().chain([&bad]) {
+            b.seal_block(*blk);
+        }
+        b.switch_to_block(bad);
+        b.ins().trap(crate::trap_code_to_cranelift(TrapCode::InternalError));
         b.switch_to_block(start);
         wasm_params.clear();
         for p in ty.params.iter() {
             let t = env::val_type(ptr, *p)?;
             wasm_params.push(zero_of(&mut b, t));
         }
-        osr = Some(OsrEntry { loop_offset, block, slots, found: false });
+        osr = Some(OsrEntry {
+            loops: loops.to_vec(),
+            filled: vec![false; blocks.len()],
+            blocks,
+            slots,
+            stack_vars: HashMap::new(),
+        });
     }
 
     let mut locals = Vec::new();
@@ -260,8 +288,15 @@ pub(crate) fn translate_function(
         let vals = t.popn(n)?;
         t.emit_return(&vals);
     }
-    if t.osr.as_ref().is_some_and(|o| !o.found) {
-        return Err(CompileError::Codegen(format!("OSR entry: no reachable loop at offset {:#x}", osr_loop.unwrap_or(0))));
+    // Loops the translation never reached (unreachable code) cannot be
+    // entered: their blocks trap.
+    if let Some(o) = t.osr.take() {
+        for (blk, filled) in o.blocks.iter().zip(&o.filled) {
+            if !filled {
+                t.b.switch_to_block(*blk);
+                t.trap(TrapCode::InternalError);
+            }
+        }
     }
     t.finish_trap_dispatch();
     t.b.seal_all_blocks();
@@ -448,38 +483,60 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         self.b.ins().return_(&[one]);
     }
 
-    /// At the `loop` an OSR entry enters (the operand stack below the loop
-    /// in `self.stack`, its parameters in `params`, before the jump to the
-    /// header): moves the values below the loop into variables (defined
-    /// here for the normal path), so that after the header they are
-    /// whichever path arrived. `None` at any other `loop`.
-    pub fn osr_begin(&mut self) -> Option<Vec<(Variable, ir::Type)>> {
+    /// The variable of operand-stack position `j` for values of type `ty`
+    /// (OSR entries only).
+    fn stack_var(&mut self, j: usize, ty: ir::Type) -> Option<Variable> {
         let osr = self.osr.as_mut()?;
-        if osr.found || osr.loop_offset != self.offset {
-            return None;
-        }
-        osr.found = true;
-        let below = self
-            .stack
-            .iter()
-            .map(|&v| {
-                let ty = self.b.func.dfg.value_type(v);
-                let var = self.b.declare_var(ty);
-                self.b.def_var(var, v);
-                (var, ty)
-            })
-            .collect();
-        Some(below)
+        Some(*osr.stack_vars.entry((j, ty)).or_insert_with(|| self.b.declare_var(ty)))
     }
 
-    /// After the normal path's jump to the loop `header`: fills the OSR
-    /// block — every local, the values below the loop (`below`, from
-    /// [`Self::osr_begin`]) and the loop parameters (types `params`)
-    /// loaded from the slot array, then a jump to `header`. The caller then
-    /// switches to the header and replaces the stack entries below the loop
-    /// with the variables' `use_var`.
-    pub fn osr_finish(&mut self, header: Block, below: &[(Variable, ir::Type)], params: &[ir::Type]) -> Result<(), CompileError> {
-        let Some((block, slots)) = self.osr.as_ref().map(|o| (o.block, o.slots)) else { return Ok(()) };
+    /// In an OSR entry, at the start of a block, loop or `if` whose frame
+    /// begins at height `upto`: defines the variables of the positions
+    /// below it with their current values (see `OsrEntry::stack_vars`).
+    pub fn osr_spill(&mut self, upto: usize) {
+        if self.osr.is_none() {
+            return;
+        }
+        for j in 0..upto {
+            let v = self.stack[j];
+            let ty = self.b.func.dfg.value_type(v);
+            if let Some(var) = self.stack_var(j, ty) {
+                self.b.def_var(var, v);
+            }
+        }
+    }
+
+    /// In an OSR entry, after switching to a block where paths may meet (a
+    /// loop header, an `else`, a block's end): reads the positions below
+    /// height `upto` from their variables.
+    pub fn osr_refresh(&mut self, upto: usize) {
+        if self.osr.is_none() {
+            return;
+        }
+        for j in 0..upto {
+            let ty = self.b.func.dfg.value_type(self.stack[j]);
+            if let Some(var) = self.stack_var(j, ty) {
+                self.stack[j] = self.b.use_var(var);
+            }
+        }
+    }
+
+    /// In an OSR entry, after the normal path's jump to the header of the
+    /// loop being translated (operand stack below it in `self.stack`,
+    /// parameter types `params`): if it is one of the entry's loops, fills
+    /// its OSR block — every local and every value below the loop loaded
+    /// from the slot array into their variables, the loop parameters
+    /// loaded, then a jump to `header`. The caller switches to `header`
+    /// next.
+    pub fn osr_fill(&mut self, header: Block, params: &[ir::Type]) -> Result<(), CompileError> {
+        let Some(osr) = self.osr.as_ref() else { return Ok(()) };
+        let Some(k) = osr.loops.iter().position(|&o| o == self.offset) else { return Ok(()) };
+        if osr.filled[k] {
+            return Ok(());
+        }
+        let (block, slots) = (osr.blocks[k], osr.slots);
+        self.osr.as_mut().map(|o| o.filled[k] = true);
+        let below: Vec<ir::Type> = self.stack.iter().map(|&v| self.b.func.dfg.value_type(v)).collect();
         self.b.switch_to_block(block);
         let flags = ir::MemFlagsData::trusted().with_endianness(ir::Endianness::Little);
         let mut slot = 0i32;
@@ -488,9 +545,11 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
             self.b.def_var(self.locals[i], v);
             slot += 1;
         }
-        for &(var, ty) in below {
+        for (j, ty) in below.into_iter().enumerate() {
             let v = self.b.ins().load(ty, flags, slots, slot * 8);
-            self.b.def_var(var, v);
+            if let Some(var) = self.stack_var(j, ty) {
+                self.b.def_var(var, v);
+            }
             slot += 1;
         }
         let mut args = Vec::with_capacity(params.len());

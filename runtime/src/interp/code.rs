@@ -294,14 +294,15 @@ unsafe impl Send for InterpFunc {}
 unsafe impl Sync for InterpFunc {}
 
 impl InterpFunc {
-    /// The OSR point of the loop whose back-edges land at op `index`.
-    pub(crate) fn osr_point(&self, index: u32) -> Option<&OsrPoint> {
+    /// The OSR point (and its index, the OSR entry's loop index) of the
+    /// loop whose back-edges land at op `index`.
+    pub(crate) fn osr_point(&self, index: u32) -> Option<(usize, &OsrPoint)> {
         let i = match self.osr_points.binary_search_by_key(&index, |p| p.op) {
-            Ok(i) => return Some(&self.osr_points[i]),
+            Ok(i) => return Some((i, &self.osr_points[i])),
             Err(i) => i.checked_sub(1)?,
         };
         let p = &self.osr_points[i];
-        (p.rotated && p.op + 1 == index).then_some(p)
+        (p.rotated && p.op + 1 == index).then_some((i, p))
     }
 
     /// The function's tier-up slot.

@@ -238,19 +238,18 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
             let long_loops = tier.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * tier.entries.load(Ordering::Relaxed).max(1);
             if (queue && long_loops) || state == TierState::Ready {
                 let index = to.offset_from(func.ops.as_ptr()) as u32;
-                if let Some(point) = func.osr_point(index) {
-                    let (slot, created) = tier.osr_slot(point.loop_offset);
-                    if created {
-                        module.submit(def, JobKind::Osr(point.loop_offset));
+                if let Some((k, point)) = func.osr_point(index) {
+                    if tier.try_request_osr() {
+                        module.submit(def, JobKind::Osr);
                     }
                     if queue {
                         module.submit(def, JobKind::Function);
                         queue = false;
                     }
-                    let entry = slot.entry.load(Ordering::Acquire);
+                    let entry = tier.osr_entry.load(Ordering::Acquire);
                     if !entry.is_null()
                         && !interrupted(st)
-                        && let Some(exit) = osr_transfer(fp, st, point, entry)
+                        && let Some(exit) = osr_transfer(fp, st, k, point, entry)
                     {
                         return exit;
                     }
@@ -264,8 +263,8 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
     }
 }
 
-/// Hands the frame at `fp`, stopped at the loop header of `point`, to the
-/// compiled OSR entry `entry`: its locals and operand stack go into an
+/// Hands the frame at `fp`, stopped at the loop header of `point` (loop
+/// `k` of the function's OSR entry), to the compiled OSR entry `entry`: its locals and operand stack go into an
 /// array above the frame, the entry runs the rest of the function and
 /// leaves the results there, and the frame returns them. `None` if the
 /// interpreter stack has no room for the array (the frame goes on
@@ -276,7 +275,7 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
 /// of the running function at `point`.
 #[cold]
 #[inline(never)]
-unsafe fn osr_transfer(fp: *mut u64, st: &mut State, point: &OsrPoint, entry: *mut u8) -> Option<Exit> {
+unsafe fn osr_transfer(fp: *mut u64, st: &mut State, k: usize, point: &OsrPoint, entry: *mut u8) -> Option<Exit> {
     // SAFETY: per the contract; the array is bounds-checked against the
     // interpreter stack's end before it is written.
     unsafe {
@@ -301,7 +300,8 @@ unsafe fn osr_transfer(fp: *mut u64, st: &mut State, point: &OsrPoint, entry: *m
         stack.top = buf.add(len).offset_from(stack.base()) as usize;
         let fref = (*st.inst).func_ref(st.func_index);
         let entry: crate::tier::OsrEntryFn = core::mem::transmute::<*mut u8, crate::tier::OsrEntryFn>(entry);
-        let ok = crate::native::enter_native(entry, fref, (*st.inst).vmctx(), buf as *mut ValRaw, len);
+        // The fourth argument of an OSR entry is the loop index.
+        let ok = crate::native::enter_native(entry, fref, (*st.inst).vmctx(), buf as *mut ValRaw, k);
         (*st.stack).top = saved_top;
         st.deadline = (*st.vmstore).epoch_deadline;
         if !ok {
