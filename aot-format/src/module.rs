@@ -236,6 +236,52 @@ pub struct ModuleInfo {
     export_map: HashMap<String, usize>,
 }
 
+/// Modules at least this large validate their function bodies in parallel
+/// (see [`ModuleInfo::parse`]).
+const PARALLEL_VALIDATION_BYTES: usize = 256 << 10;
+
+type DeferredBody<'a> = (wasmparser::FuncToValidate<wasmparser::ValidatorResources>, wasmparser::FunctionBody<'a>);
+
+/// Validates `bodies` on up to one thread per core, in contiguous chunks;
+/// returns the error of the first invalid body in module order.
+fn validate_bodies(bodies: Vec<DeferredBody<'_>>) -> Result<(), ModuleError> {
+    if bodies.is_empty() {
+        return Ok(());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(bodies.len());
+    let chunk = bodies.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<DeferredBody<'_>>> = Vec::new();
+    let mut it = bodies.into_iter();
+    loop {
+        let c: Vec<_> = it.by_ref().take(chunk).collect();
+        if c.is_empty() {
+            break;
+        }
+        chunks.push(c);
+    }
+    let validate = |c: Vec<DeferredBody<'_>>| -> Result<(), ModuleError> {
+        let mut allocs = wasmparser::FuncValidatorAllocations::default();
+        for (func, body) in c {
+            let mut v = func.into_validator(allocs);
+            v.validate(&body)?;
+            allocs = v.into_allocations();
+        }
+        Ok(())
+    };
+    let results: Vec<Result<(), ModuleError>> = std::thread::scope(|s| {
+        let mut chunks = chunks.into_iter();
+        let first = chunks.next();
+        let handles: Vec<_> = chunks.map(|c| s.spawn(move || validate(c))).collect();
+        let mut results = vec![first.map_or(Ok(()), validate)];
+        for h in handles {
+            results.push(h.join().unwrap_or_else(|_| Err(ModuleError { offset: 0, message: "function validation panicked".into() })));
+        }
+        results
+    });
+    // Chunks are in module order: the first error is the earliest.
+    results.into_iter().collect()
+}
+
 impl ModuleInfo {
     /// Decodes and fully validates `wasm` (spec §5 "Binary Format", §3
     /// "Validation") with the given features.
@@ -248,22 +294,41 @@ impl ModuleInfo {
         let mut validator = Validator::new_with_features(features.0);
         let mut allocs = wasmparser::FuncValidatorAllocations::default();
         let base = wasm.as_ptr() as usize;
+        // Large modules validate their function bodies after the sections
+        // are read, on several threads (bodies are independent); small
+        // ones (every spec module) one by one as they come.
+        let parallel = wasm.len() >= PARALLEL_VALIDATION_BYTES
+            && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        let mut deferred = Vec::new();
         // The parser must know the features too: e.g. without memory64 a
         // memory limit is a u32 LEB, and an overlong one is malformed.
         let mut parser = Parser::new(0);
         parser.set_features(features.0);
-        for payload in parser.parse_all(wasm) {
-            let payload = payload?;
-            match validator.payload(&payload)? {
-                wasmparser::ValidPayload::Func(func, body) => {
-                    let mut v = func.into_validator(allocs);
-                    v.validate(&body)?;
-                    allocs = v.into_allocations();
+        let read = || -> Result<(), ModuleError> {
+            for payload in parser.parse_all(wasm) {
+                let payload = payload?;
+                match validator.payload(&payload)? {
+                    wasmparser::ValidPayload::Func(func, body) if parallel => deferred.push((func, body)),
+                    wasmparser::ValidPayload::Func(func, body) => {
+                        let mut v = func.into_validator(std::mem::take(&mut allocs));
+                        v.validate(&body)?;
+                        allocs = v.into_allocations();
+                    }
+                    wasmparser::ValidPayload::End(_) => {}
+                    _ => {}
                 }
-                wasmparser::ValidPayload::End(_) => {}
-                _ => {}
+                info.read_payload(payload, base)?;
             }
-            info.read_payload(payload, base)?;
+            Ok(())
+        };
+        let sections = read();
+        // The first error in module order, as sequential validation finds
+        // it: a function's error comes before any error after its body.
+        let bodies = validate_bodies(deferred);
+        match (sections, bodies) {
+            (Ok(()), Ok(())) => {}
+            (Err(s), Err(b)) => return Err(if b.offset < s.offset { b } else { s }),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
         }
         info.export_map = info.exports.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
         Ok(info)
@@ -499,6 +564,68 @@ mod tests {
         assert!(err.offset >= 8, "{err}");
         assert!(ModuleInfo::parse(b"not wasm", WasmFeatureSet::wasm2()).is_err());
         assert!(ModuleInfo::parse(b"", WasmFeatureSet::wasm2()).is_err());
+    }
+
+    /// A module of `n` functions `() -> i32` whose bodies are `i32.const 7`
+    /// padded with `nop`s to `pad` bytes, except that the bodies in `bad`
+    /// end with `i64.const 7` (a type error at the body's end).
+    fn big_module(n: u32, pad: usize, bad: &[u32]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+        fn leb(mut v: u32, out: &mut Vec<u8>) {
+            loop {
+                let b = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    out.push(b);
+                    return;
+                }
+                out.push(b | 0x80);
+            }
+        }
+        fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+            out.push(id);
+            leb(body.len() as u32, out);
+            out.extend_from_slice(body);
+        }
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        section(1, &[1, 0x60, 0, 1, 0x7f], &mut m);
+        let mut funcs = Vec::new();
+        leb(n, &mut funcs);
+        funcs.extend(std::iter::repeat_n(0u8, n as usize));
+        section(3, &funcs, &mut m);
+        let mut code = Vec::new();
+        leb(n, &mut code);
+        let mut ranges = Vec::new();
+        let header = m.len() + 1 + 5; // id + a 5-byte size, written below
+        for i in 0..n {
+            let mut body = vec![0u8]; // no locals
+            body.extend(std::iter::repeat_n(0x01u8, pad)); // nop
+            body.extend_from_slice(if bad.contains(&i) { &[0x42, 7, 0x0b] } else { &[0x41, 7, 0x0b] });
+            leb(body.len() as u32, &mut code);
+            let start = header + code.len();
+            code.extend_from_slice(&body);
+            ranges.push(start..start + body.len());
+        }
+        m.push(10);
+        let len = code.len() as u32;
+        m.extend_from_slice(&[(len & 0x7f) as u8 | 0x80, ((len >> 7) & 0x7f) as u8 | 0x80, ((len >> 14) & 0x7f) as u8 | 0x80, ((len >> 21) & 0x7f) as u8 | 0x80, (len >> 28) as u8]);
+        m.extend_from_slice(&code);
+        (m, ranges)
+    }
+
+    /// Large modules validate bodies in parallel, yet report the first
+    /// invalid body in module order, like sequential validation.
+    #[test]
+    fn parallel_validation_reports_the_first_invalid_body() {
+        let (ok, _) = big_module(2000, 200, &[]);
+        assert!(ok.len() >= PARALLEL_VALIDATION_BYTES);
+        assert_eq!(ModuleInfo::parse(&ok, WasmFeatureSet::wasm2()).unwrap().function_bodies.len(), 2000);
+        for bad in [vec![1999], vec![7, 1500], vec![1200, 1999]] {
+            let (m, ranges) = big_module(2000, 200, &bad);
+            let err = ModuleInfo::parse(&m, WasmFeatureSet::wasm2()).unwrap_err();
+            let first = &ranges[bad[0] as usize];
+            assert!(first.contains(&(err.offset as usize)), "{bad:?}: {err:?} not in {first:?}");
+            assert!(err.message.contains("type mismatch"), "{err:?}");
+        }
     }
 
     #[test]
