@@ -346,7 +346,22 @@ impl Compiler {
     /// # Errors
     /// As [`Compiler::compile_function`].
     pub fn disassemble_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<String, CompileError> {
-        let func = self.translate_function(module, wasm, def)?;
+        self.disassemble(self.translate_function(module, wasm, def)?)
+    }
+
+    /// As [`Compiler::disassemble_function`], for the OSR entry of `def`
+    /// (see [`Compiler::compile_osr_entry`]).
+    ///
+    /// # Errors
+    /// As [`Compiler::compile_osr_entry`].
+    pub fn disassemble_osr_entry(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex, loops: &[u32]) -> Result<String, CompileError> {
+        let func = with_scratch(|scratch| {
+            translate::translate_function(&*self.isa, &self.options, module, wasm, def, Some(loops), &mut scratch.fctx)
+        })?;
+        self.disassemble(func)
+    }
+
+    fn disassemble(&self, func: ir::Function) -> Result<String, CompileError> {
         let mut ctx = Context::for_function(func);
         ctx.set_disasm(true);
         let compiled = ctx
