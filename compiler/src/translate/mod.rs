@@ -535,7 +535,9 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
             return Ok(());
         }
         let (block, slots) = (osr.blocks[k], osr.slots);
-        self.osr.as_mut().map(|o| o.filled[k] = true);
+        if let Some(o) = self.osr.as_mut() {
+            o.filled[k] = true;
+        }
         let below: Vec<ir::Type> = self.stack.iter().map(|&v| self.b.func.dfg.value_type(v)).collect();
         self.b.switch_to_block(block);
         let flags = ir::MemFlagsData::trusted().with_endianness(ir::Endianness::Little);
