@@ -42,7 +42,7 @@ use crate::store::StoreOpaque;
 use crate::traphandlers::{catch_traps, TrapInfo};
 use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
-use crate::stack::{approx_sp, stack_limit_below};
+use crate::stack::approx_sp;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -295,15 +295,12 @@ pub unsafe fn enter_native(
     unsafe {
         let inst = Instance::from_vmctx((*callee).vmctx);
         let store = (*inst).store();
-        let vmstore = &raw mut *(*store).vm_store_context;
         let sp = approx_sp();
-        let outermost = (*vmstore).stack_limit == 0;
-        if outermost {
-            (*vmstore).stack_limit = stack_limit_below(sp, (*store).config.max_wasm_stack);
-        } else if sp < (*vmstore).stack_limit {
+        let limit = &raw mut (*store).vm_store_context.stack_limit;
+        let Ok(_entry) = crate::stack::enter(limit, sp, (*store).config.max_wasm_stack) else {
             (*store).pending_error = Some(Error::trap(Trap::new(TrapCode::StackOverflow)));
             return false;
-        }
+        };
 
         let mut ok = false;
         let ok_ptr: *mut bool = &mut ok;
@@ -311,9 +308,6 @@ pub unsafe fn enter_native(
         // captured; the entry is published, registered code with the
         // array-call ABI, called with the caller's arguments.
         let caught = catch_traps(move || *ok_ptr = entry(callee, caller_vmctx, args, args_len));
-        if outermost {
-            (*vmstore).stack_limit = 0;
-        }
         match caught {
             Ok(()) => ok,
             Err(info) => {

@@ -21,6 +21,49 @@ pub fn approx_sp() -> usize {
     core::hint::black_box(&marker) as *const u8 as usize
 }
 
+/// An entry into guest code (interpreted or native) holding the store's
+/// stack limit; the outermost one set the limit and clears it when
+/// dropped. See [`enter`].
+pub struct Entry {
+    limit: *mut usize,
+    outermost: bool,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if self.outermost {
+            // SAFETY: `limit` is the store's `VMStoreContext::stack_limit`,
+            // which outlives every entry into that store's guest code.
+            unsafe { *self.limit = 0 };
+        }
+    }
+}
+
+/// Enters guest code at stack pointer `sp` for a store whose stack limit
+/// is `*limit` (`VMStoreContext::stack_limit`, 0 while no entry is
+/// active): the outermost entry sets it `max_wasm_stack` bytes below `sp`
+/// ([`stack_limit_below`]); a nested one checks `sp` against it.
+///
+/// # Errors
+/// `Err(())` if a nested entry is already below the limit (the caller
+/// traps with "call stack exhausted").
+///
+/// # Safety
+/// `limit` points to the live store's stack limit, used only by the
+/// store's current thread, and outlives the returned [`Entry`].
+pub unsafe fn enter(limit: *mut usize, sp: usize, max_wasm_stack: usize) -> Result<Entry, ()> {
+    // SAFETY: per the contract.
+    unsafe {
+        let outermost = *limit == 0;
+        if outermost {
+            *limit = stack_limit_below(sp, max_wasm_stack);
+        } else if sp < *limit {
+            return Err(());
+        }
+        Ok(Entry { limit, outermost })
+    }
+}
+
 /// The stack pointer, read without taking the address of a local (which
 /// would keep LLVM from turning the interpreter handlers' calls into
 /// jumps).

@@ -185,6 +185,19 @@ unsafe fn current_def(st: &State) -> (&'static std::sync::Arc<crate::module::Run
     }
 }
 
+/// Adds a spent chunk of an instance's budget (`*chunk_size` units) to the
+/// module-wide count `spent`, refills the budget (`*left`) with the next
+/// chunk of at most `max` and returns the function's hotness (entries plus
+/// back-edges, this chunk included).
+#[inline(always)]
+fn spend(spent: &AtomicU64, other: &AtomicU64, max: u32, threshold: u64, left: &mut i32, chunk_size: &mut i32) -> u64 {
+    let used = *chunk_size as u64;
+    let total = spent.fetch_add(used, Ordering::Relaxed) + used + other.load(Ordering::Relaxed);
+    *chunk_size = chunk(max, threshold, total);
+    *left = *chunk_size;
+    total
+}
+
 #[cold]
 #[inline(never)]
 fn entries_spent(st: &mut State) {
@@ -193,14 +206,11 @@ fn entries_spent(st: &mut State) {
         let (module, def) = current_def(st);
         let tier = (*st.func).tier();
         let hot = &mut *st.hot;
-        let used = hot.entry_chunk as u64;
-        let total = tier.entries.fetch_add(used, Ordering::Relaxed) + used + tier.back_edges.load(Ordering::Relaxed);
         let threshold = module.tier_threshold();
+        let total = spend(&tier.entries, &tier.back_edges, ENTRY_CHUNK, threshold, &mut hot.entries, &mut hot.entry_chunk);
         if total >= threshold && tier.try_queue() {
             module.submit(def, JobKind::Function);
         }
-        hot.entry_chunk = chunk(ENTRY_CHUNK, threshold, total);
-        hot.entries = hot.entry_chunk;
     }
 }
 
@@ -218,45 +228,38 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
         let func = &*st.func;
         let tier = func.tier();
         let hot = &mut *st.hot;
-        let used = hot.edge_chunk as u64;
-        let total = tier.back_edges.fetch_add(used, Ordering::Relaxed) + used + tier.entries.load(Ordering::Relaxed);
         let threshold = module.tier_threshold();
-        hot.edge_chunk = chunk(CHECK_INTERVAL, threshold, total);
-        hot.edges = hot.edge_chunk;
+        let total = spend(&tier.back_edges, &tier.entries, CHECK_INTERVAL, threshold, &mut hot.edges, &mut hot.edge_chunk);
         if total >= threshold {
-            // Hot from its loop: ask for an OSR entry for this loop first
-            // (this frame is waiting for it), then for the function. Once
-            // the function is ready, a frame still looping here asks for
-            // the OSR entry of its loop.
             let state = tier.state();
-            let mut queue = state == TierState::Interpreted && tier.try_queue();
+            let queue = state == TierState::Interpreted && tier.try_queue();
             // An OSR entry pays off for a frame that stays in its loop: a
             // function that became hot from its loops while being entered
             // rarely (long loops), or a frame still interpreting after its
             // function was compiled (it was entered before). Functions that
             // are called often with short loops just get compiled.
             let long_loops = tier.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * tier.entries.load(Ordering::Relaxed).max(1);
-            if (queue && long_loops) || state == TierState::Ready {
-                let index = to.offset_from(func.ops.as_ptr()) as u32;
-                if let Some((k, point)) = func.osr_point(index) {
-                    if tier.try_request_osr() {
-                        module.submit(def, JobKind::Osr);
-                    }
-                    if queue {
-                        module.submit(def, JobKind::Function);
-                        queue = false;
-                    }
-                    let entry = tier.osr_entry.load(Ordering::Acquire);
-                    if !entry.is_null()
-                        && !interrupted(st)
-                        && let Some(exit) = osr_transfer(fp, st, k, point, entry)
-                    {
-                        return exit;
-                    }
-                }
+            let point = if (queue && long_loops) || state == TierState::Ready {
+                func.osr_point(to.offset_from(func.ops.as_ptr()) as u32)
+            } else {
+                None
+            };
+            // The OSR entry first (this frame is waiting for it), then the
+            // function.
+            if point.is_some() && tier.try_request_osr() {
+                module.submit(def, JobKind::Osr);
             }
             if queue {
                 module.submit(def, JobKind::Function);
+            }
+            if let Some((k, point)) = point {
+                let entry = tier.osr_entry.load(Ordering::Acquire);
+                if !entry.is_null()
+                    && !interrupted(st)
+                    && let Some(exit) = osr_transfer(fp, st, k, point, entry)
+                {
+                    return exit;
+                }
             }
         }
         checkpoint(to, fp, st, mb, ml)
@@ -264,8 +267,8 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
 }
 
 /// Hands the frame at `fp`, stopped at the loop header of `point` (loop
-/// `k` of the function's OSR entry), to the compiled OSR entry `entry`: its locals and operand stack go into an
-/// array above the frame, the entry runs the rest of the function and
+/// `k` of the function's OSR entry), to the compiled OSR entry `entry`:
+/// its locals and operand stack go into an array above the frame, the entry runs the rest of the function and
 /// leaves the results there, and the frame returns them. `None` if the
 /// interpreter stack has no room for the array (the frame goes on
 /// interpreting).

@@ -47,7 +47,6 @@ pub struct InterpStack {
     /// First free slot for a new activation.
     pub(crate) top: usize,
     pub(crate) max_frames: usize,
-    depth: usize,
     max_slots: usize,
 }
 
@@ -64,7 +63,6 @@ impl InterpStack {
             top: 0,
             // A frame costs at least its 40-byte record and one slot.
             max_frames: (max_wasm_stack / 48).max(16),
-            depth: 0,
             max_slots: (max_wasm_stack / 8).max(1024),
         }
     }
@@ -95,7 +93,7 @@ impl InterpStack {
 /// `args` holds `args_len >= max(params, results)` slots.
 pub unsafe extern "C" fn interp_array_call(
     callee: *const VMFuncRef,
-    _caller_vmctx: *mut VMContext,
+    caller_vmctx: *mut VMContext,
     args: *mut ValRaw,
     args_len: usize,
 ) -> bool {
@@ -112,7 +110,7 @@ pub unsafe extern "C" fn interp_array_call(
     // thread owning its store, which is this one.
     unsafe {
         if (*inst).promote(func_index) {
-            return crate::native::native_array_call(callee, _caller_vmctx, args, args_len);
+            return crate::native::native_array_call(callee, caller_vmctx, args, args_len);
         }
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -165,35 +163,17 @@ unsafe fn enter(
         // Nested activations (host → wasm → host → …, interpreted or
         // native) share the native stack budget of the outermost one: the
         // store's `stack_limit`, which compiled prologues check too.
-        let vmstore = &raw mut *(*store).vm_store_context;
-        let sp = crate::stack::approx_sp();
-        let outermost = (*vmstore).stack_limit == 0;
-        if outermost {
-            (*vmstore).stack_limit = crate::stack::stack_limit_below(sp, (*store).config.max_wasm_stack);
-        } else if sp < (*vmstore).stack_limit {
+        let limit = &raw mut (*store).vm_store_context.stack_limit;
+        let Ok(_entry) = crate::stack::enter(limit, crate::stack::approx_sp(), (*store).config.max_wasm_stack) else {
             return Err(TrapCode::StackOverflow.into());
-        }
-        // Restores the limit however this activation ends.
-        struct Reset(*mut kiln_aot_format::vm::VMStoreContext, bool);
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                if self.1 {
-                    // SAFETY: the store context outlives the activation.
-                    unsafe { (*self.0).stack_limit = 0 };
-                }
-            }
-        }
-        let _reset = Reset(vmstore, outermost);
+        };
         let top = (*stack).top;
         let fp = (*stack).base().add(top);
         if top + (*func).frame_size as usize > (&(*stack).slots).len() {
             return Err(TrapCode::StackOverflow.into());
         }
         core::ptr::copy_nonoverlapping(args as *const u64, fp, params);
-        (*stack).depth += 1;
-        let r = exec::run(store, stack, inst, func, func_index, fp);
-        (*stack).depth -= 1;
-        r?;
+        exec::run(store, stack, inst, func, func_index, fp)?;
         core::ptr::copy_nonoverlapping(fp as *const u64, args as *mut u64, results);
         Ok(())
     }
