@@ -28,7 +28,12 @@ pub enum Strategy {
     /// a loop header (on-stack replacement). See `kiln_runtime::tier`.
     #[default]
     Tiered,
-    /// Ahead-of-time compiled `.aot` files (`aot`; not yet built).
+    /// Ahead-of-time compilation (`aot`): [`crate::Module::new`] compiles
+    /// the whole module with `aotc`'s code path into an `.aot` image in
+    /// memory and loads it with the `.aot` loader
+    /// ([`crate::Module::from_aot_bytes`]), so every function is native
+    /// from its first call and the code went through the file format.
+    /// `.aot` files load under every strategy.
     Aot,
 }
 
@@ -38,7 +43,10 @@ impl Strategy {
 
     /// Whether this build of kiln can execute with this strategy.
     pub fn is_available(self) -> bool {
-        matches!(self, Strategy::Interpreter | Strategy::Jit | Strategy::Tiered)
+        match self {
+            Strategy::Interpreter => true,
+            Strategy::Jit | Strategy::Tiered | Strategy::Aot => cfg!(feature = "cranelift"),
+        }
     }
 }
 
@@ -77,6 +85,7 @@ pub struct Config {
     pub(crate) tier_up_threshold: u64,
     pub(crate) tier_up_sync: bool,
     pub(crate) features: WasmFeatureSet,
+    pub(crate) aot_fallback: bool,
 }
 
 impl Default for Config {
@@ -90,6 +99,7 @@ impl Default for Config {
             tier_up_threshold: DEFAULT_TIER_UP_THRESHOLD,
             tier_up_sync: false,
             features: WasmFeatureSet::wasm2(),
+            aot_fallback: false,
         }
     }
 }
@@ -164,6 +174,16 @@ impl Config {
         self.tier_up_sync = sync;
         self
     }
+    /// Whether an `.aot` file whose code cannot run here (another CPU,
+    /// target, kiln version or engine configuration) but that embeds its
+    /// wasm (`aotc --embed-wasm`) is compiled from that wasm instead, as by
+    /// [`crate::Module::new`], rather than refused. Off by default: a
+    /// deployment usually wants to know that its precompiled code is not
+    /// used.
+    pub fn aot_fallback(&mut self, enable: bool) -> &mut Self {
+        self.aot_fallback = enable;
+        self
+    }
     /// The wasm proposals modules may use (default: exactly Wasm 2.0
     /// without SIMD).
     pub fn wasm_features(&mut self, features: WasmFeatureSet) -> &mut Self {
@@ -197,7 +217,7 @@ impl Engine {
             return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
         }
         let jit = match config.strategy {
-            Strategy::Jit | Strategy::Tiered => Some(crate::jit::Jit::new(config)?),
+            Strategy::Jit | Strategy::Tiered | Strategy::Aot => Some(crate::jit::Jit::new(config)?),
             _ => None,
         };
         Ok(Engine {

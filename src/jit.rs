@@ -81,9 +81,10 @@ pub(crate) fn compiler_options(config: &Config) -> CompilerOptions {
         opt_level: OptLevel::Speed,
         bounds: BoundsChecks::Guard { reservation: memory.reservation, guard: memory.guard },
         verifier: false,
-        // The whole module is compiled and loaded at once (`jit`); tiered
-        // code calls through funcrefs, whose entries change on tier-up.
-        direct_calls: config.strategy == crate::Strategy::Jit,
+        // The whole module is compiled and loaded at once (`jit`, `aot`);
+        // tiered code calls through funcrefs, whose entries change on
+        // tier-up.
+        direct_calls: matches!(config.strategy, crate::Strategy::Jit | crate::Strategy::Aot),
         epoch_interruption: config.epoch_interruption,
     }
 }
@@ -177,42 +178,8 @@ impl Jit {
                 compile_error(e, &what)
             })
         };
-        let mut results: Vec<Option<Result<CompiledFunction>>> = (0..jobs).map(|_| None).collect();
-        // Small modules compile on the calling thread; larger ones on up
-        // to `threads` workers pulling jobs from a shared counter (largest
-        // bodies are not scheduled first: jobs are in module order).
         let body_bytes: usize = info.function_bodies.iter().map(|b| b.range.len()).sum();
-        let workers = self.threads.min(jobs).min(1 + body_bytes / (16 * 1024));
-        if workers <= 1 {
-            for (job, slot) in results.iter_mut().enumerate() {
-                *slot = Some(compile(job));
-            }
-        } else {
-            let next = AtomicUsize::new(0);
-            let done: Mutex<Vec<(usize, Result<CompiledFunction>)>> = Mutex::new(Vec::with_capacity(jobs));
-            std::thread::scope(|s| {
-                for _ in 0..workers {
-                    s.spawn(|| {
-                        let mut local = Vec::new();
-                        loop {
-                            let job = next.fetch_add(1, Ordering::Relaxed);
-                            if job >= jobs {
-                                break;
-                            }
-                            local.push((job, compile(job)));
-                        }
-                        done.lock().unwrap_or_else(|e| e.into_inner()).extend(local);
-                    });
-                }
-            });
-            for (job, r) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                results[job] = Some(r);
-            }
-        }
-        let compiled: Vec<CompiledFunction> = results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::msg("JIT: a compile job did not run"))))
-            .collect::<Result<_>>()?;
+        let compiled = compile_jobs(self.threads, jobs, body_bytes, compile)?;
 
         let (parts, tramps) = self.link(module, &compiled)?;
         let functions = native_functions(&compiled, &parts, |job| {
@@ -351,6 +318,48 @@ fn compile_error(e: kiln_compiler::CompileError, what: &str) -> Error {
         kiln_compiler::CompileError::Unsupported(m) => Error::unsupported(format!("JIT: {what}: {m}")),
         e => Error::msg(format!("JIT: compiling {what}: {e}")),
     }
+}
+
+/// Runs `compile(0..jobs)`: on the calling thread for small modules
+/// (`body_bytes` of wasm code below 16 KiB), otherwise on up to `threads`
+/// scoped workers pulling job numbers from a shared counter (jobs are not
+/// reordered by size). Results are in job order; the first error (in job
+/// order) is returned. Shared by `jit` module compilation and `aotc`.
+pub(crate) fn compile_jobs(
+    threads: usize,
+    jobs: usize,
+    body_bytes: usize,
+    compile: impl Fn(usize) -> Result<CompiledFunction> + Sync,
+) -> Result<Vec<CompiledFunction>> {
+    let mut results: Vec<Option<Result<CompiledFunction>>> = (0..jobs).map(|_| None).collect();
+    let workers = threads.min(jobs).min(1 + body_bytes / (16 * 1024));
+    if workers <= 1 {
+        for (job, slot) in results.iter_mut().enumerate() {
+            *slot = Some(compile(job));
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<(usize, Result<CompiledFunction>)>> = Mutex::new(Vec::with_capacity(jobs));
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    let mut local = Vec::new();
+                    loop {
+                        let job = next.fetch_add(1, Ordering::Relaxed);
+                        if job >= jobs {
+                            break;
+                        }
+                        local.push((job, compile(job)));
+                    }
+                    done.lock().unwrap_or_else(|e| e.into_inner()).extend(local);
+                });
+            }
+        });
+        for (job, r) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            results[job] = Some(r);
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::msg("a compile job did not run")))).collect()
 }
 
 /// The runtime's view of `compiled[i]` with its `parts[i]`, named

@@ -24,6 +24,7 @@
 //! # Ok::<(), kiln::Error>(())
 //! ```
 
+pub mod aot;
 mod config;
 mod externals;
 mod func;

@@ -63,16 +63,26 @@ impl Module {
     /// (spec §6) and encoded first. Function bodies are validated now and
     /// translated for the interpreter at their first call. Under `jit`
     /// every function is compiled now; under `tiered` (the default)
-    /// nothing is compiled until it is hot.
+    /// nothing is compiled until it is hot; under `aot` the module is
+    /// compiled to an `.aot` image in memory and loaded from it. Bytes
+    /// that start with the `.aot` magic are loaded as by
+    /// [`Module::from_aot_bytes`].
     ///
     /// # Errors
     /// [`crate::ErrorKind::Compile`], naming the byte offset and the reason
     /// (for text, the offset in the text).
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
+        if crate::aot::is_aot(bytes) {
+            return Module::from_aot_bytes(engine, bytes);
+        }
+        let config = &engine.inner.config;
+        if config.strategy == crate::Strategy::Aot {
+            let image = crate::aot::compile(config, bytes, &crate::aot::AotOptions::default())?;
+            return Module::from_aot_bytes(engine, &image);
+        }
         let binary = if bytes.starts_with(b"\0asm") { bytes.to_vec() } else { wat_to_binary(bytes)? };
         let rt = RuntimeModule::new(binary, engine.inner.config.features, engine.inner.registry.clone())?;
-        let config = &engine.inner.config;
         if let Some(jit) = &engine.inner.jit {
             match config.strategy {
                 crate::Strategy::Tiered => rt.set_tier_policy(kiln_runtime::tier::TierPolicy {
@@ -96,12 +106,22 @@ impl Module {
         self.rt.tier_stats()
     }
 
-    /// Reads and validates the wasm binary at `path`.
+    /// Reads and validates the wasm binary (or text) at `path`; a file that
+    /// starts with the `.aot` magic is loaded with
+    /// [`Module::from_aot_file`] instead.
     ///
     /// # Errors
-    /// I/O errors and those of [`Module::new`].
+    /// I/O errors and those of [`Module::new`] or
+    /// [`Module::from_aot_file`].
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
+        let mut magic = [0u8; 8];
+        let is_aot = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok_and(|()| crate::aot::is_aot(&magic));
+        if is_aot {
+            return Module::from_aot_file(engine, path);
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;
         Module::new(engine, bytes)
     }

@@ -17,8 +17,9 @@
 //!   touch (`VMFuncRef`, `VMMemoryDefinition`, ...) and [`VMOffsets`], the
 //!   layout of a VMContext, both generated from one declaration.
 //!
-//! The `.aot` file format itself joins this crate with the `aotc` issue.
+//! * [`aot`]: the `.aot` file (see `FORMAT.md`): writer and checked reader.
 
+pub mod aot;
 pub mod builtins;
 pub mod index;
 pub mod libcall;

@@ -407,6 +407,34 @@ impl VMOffsets {
     }
 }
 
+/// A fingerprint of everything compiled code assumes about the runtime's
+/// data layout and helper tables on a target with pointer size `ptr`: the
+/// field offsets of every VM structure, a sample [`VMOffsets`], the
+/// builtin table (names and signatures, in order), the library calls and
+/// the trap codes. `.aot` files record it; a runtime whose fingerprint
+/// differs refuses them (FNV-1a 64 over their `Debug` text).
+pub fn layout_fingerprint(ptr: PtrSize) -> u64 {
+    let text = format!(
+        "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+        VMFuncRefLayout::for_target(ptr),
+        VMMemoryDefinitionLayout::for_target(ptr),
+        VMTableDefinitionLayout::for_target(ptr),
+        VMGlobalDefinitionLayout::for_target(ptr),
+        VMStoreContextLayout::for_target(ptr),
+        VMContextHeaderLayout::for_target(ptr),
+        VMOffsets::from_counts(ptr, [7, 5, 2, 1, 3, 2, 4, 3]),
+        crate::builtins::BUILTINS,
+        crate::LibCall::ALL,
+        crate::TrapCode::ALL,
+    );
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -263,6 +263,60 @@ impl Compiler {
         self.isa.triple().to_string()
     }
 
+    /// The target's architecture and operating system as Rust names them
+    /// (`std::env::consts::ARCH` / `OS`: `x86_64`, `aarch64`, `linux`,
+    /// `macos`, …), for `.aot` compatibility records.
+    pub fn arch_and_os(&self) -> (String, String) {
+        use target_lexicon::{Architecture, OperatingSystem};
+        let t = self.isa.triple();
+        let arch = match t.architecture {
+            Architecture::X86_64 => "x86_64".to_string(),
+            Architecture::Aarch64(_) => "aarch64".to_string(),
+            Architecture::Riscv64(_) => "riscv64".to_string(),
+            Architecture::S390x => "s390x".to_string(),
+            a => a.to_string(),
+        };
+        let os = match t.operating_system {
+            OperatingSystem::Linux => "linux".to_string(),
+            OperatingSystem::Darwin(_) | OperatingSystem::MacOSX(_) => "macos".to_string(),
+            OperatingSystem::Windows => "windows".to_string(),
+            OperatingSystem::Freebsd => "freebsd".to_string(),
+            o => o.to_string(),
+        };
+        (arch, os)
+    }
+
+    /// The CPU features the generated code may use: every ISA flag
+    /// `has_*` that is on, by the name Rust's `is_x86_feature_detected!` /
+    /// `is_aarch64_feature_detected!` use (`sse4.1`, `avx2`, `lse`, …);
+    /// a flag without a known Rust name is reported as `cranelift:has_…`
+    /// (no runtime can confirm it, so a file needing it is refused).
+    pub fn cpu_features(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for v in self.isa.isa_flags() {
+            if v.as_bool() != Some(true) {
+                continue;
+            }
+            let Some(flag) = v.name.strip_prefix("has_") else { continue };
+            let name = match flag {
+                "sse41" => "sse4.1",
+                "sse42" => "sse4.2",
+                "avx_vnni" => "avxvnni",
+                "pauth" => "paca",
+                "sse3" | "ssse3" | "popcnt" | "avx" | "avx2" | "fma" | "bmi1" | "bmi2" | "lzcnt" | "cmpxchg16b"
+                | "avx512f" | "avx512dq" | "avx512vl" | "avx512vbmi" | "avx512bitalg" | "avx512vnni" | "lse" | "fp16"
+                | "dotprod" | "i8mm" => flag,
+                _ => {
+                    out.push(format!("cranelift:{}", v.name));
+                    continue;
+                }
+            };
+            out.push(name.to_string());
+        }
+        out.sort();
+        out
+    }
+
     /// The target's pointer size in bytes (4 or 8).
     pub fn pointer_bytes(&self) -> u8 {
         self.isa.pointer_bytes()
@@ -499,6 +553,22 @@ mod tests {
     fn compiler_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<Compiler>();
+    }
+
+    #[test]
+    fn cpu_features_and_target_names() {
+        let c = Compiler::for_target("x86_64-unknown-linux-gnu", CompilerOptions::default()).unwrap();
+        assert_eq!(c.arch_and_os(), ("x86_64".to_string(), "linux".to_string()));
+        // Baseline x86-64 for a cross target: no optional extension.
+        assert!(c.cpu_features().iter().all(|f| !f.starts_with("avx")), "{:?}", c.cpu_features());
+        let a = Compiler::for_target("aarch64-apple-darwin", CompilerOptions::default()).unwrap();
+        assert_eq!(a.arch_and_os(), ("aarch64".to_string(), "macos".to_string()));
+        let native = Compiler::native(CompilerOptions::default()).unwrap();
+        assert_eq!(native.arch_and_os(), (std::env::consts::ARCH.to_string(), std::env::consts::OS.to_string()));
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("sse4.1") {
+            assert!(native.cpu_features().contains(&"sse4.1".to_string()), "{:?}", native.cpu_features());
+        }
     }
 
     #[test]

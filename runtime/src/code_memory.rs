@@ -145,6 +145,51 @@ impl CodeMemory {
         Ok(mem)
     }
 
+    /// Maps `len` bytes of `file` from byte `offset` (a multiple of the
+    /// page size) **privately** and read-write, as the code of functions at
+    /// the byte ranges `funcs` of that region (an `.aot` file's text
+    /// section). Pages that relocations do not patch stay shared with the
+    /// page cache; patched pages become private copies. Not executable
+    /// until [`publish`](Self::publish).
+    pub fn map_file(file: &std::fs::File, offset: u64, len: usize, funcs: Vec<Range<usize>>) -> Result<CodeMemory, String> {
+        let page = rustix::param::page_size();
+        if !offset.is_multiple_of(page as u64) {
+            return Err(format!("code at file offset {offset} is not page aligned"));
+        }
+        if let Some(f) = funcs.iter().find(|f| f.start > f.end || f.end > len) {
+            return Err(format!("function code {f:?} outside the {len}-byte text"));
+        }
+        let mapped_len = align_up(len.max(1), page).ok_or("code size overflow")?;
+        // SAFETY: a fresh private mapping of the file at an address the
+        // kernel chooses aliases no Rust object; writes go to private
+        // copies of the pages, never to the file.
+        let base = unsafe {
+            rustix::mm::mmap(
+                core::ptr::null_mut(),
+                mapped_len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+                file,
+                offset,
+            )
+        }
+        .map_err(|e| format!("cannot map {len} bytes of code from the file: {e}"))?
+        .cast::<u8>();
+        Ok(CodeMemory { base, mapped_len, funcs, published: false })
+    }
+
+    /// Copies `text` (an `.aot` file's text section, already laid out) into
+    /// a fresh read-write anonymous mapping, as the code of functions at
+    /// the byte ranges `funcs` of it.
+    pub fn from_text(text: &[u8], funcs: Vec<Range<usize>>) -> Result<CodeMemory, String> {
+        if let Some(f) = funcs.iter().find(|f| f.start > f.end || f.end > text.len()) {
+            return Err(format!("function code {f:?} outside the {}-byte text", text.len()));
+        }
+        let mut mem = CodeMemory::new(&[(text, 1)])?;
+        mem.funcs = funcs;
+        Ok(mem)
+    }
+
     /// Patches one relocation at `offset` bytes into function `func` (an
     /// index into the slice given to [`new`](Self::new)) with the address
     /// `target` plus `addend`. Only before [`publish`](Self::publish).

@@ -20,6 +20,10 @@ pub enum ErrorKind {
     Exit,
     /// The request needs something kiln does not provide (yet).
     Unsupported,
+    /// An `.aot` file could not be used: not an `.aot` file, truncated,
+    /// corrupt, malformed, or compiled for another target or configuration;
+    /// [`Error::as_aot`] gives the details.
+    Aot,
     /// Anything else (bad arguments to an API call, resource exhaustion).
     Other,
 }
@@ -31,6 +35,7 @@ enum Repr {
     Host(Box<dyn std::error::Error + Send + Sync>),
     Exit(i32),
     Unsupported(String),
+    Aot(kiln_aot_format::aot::AotError),
     Other(String),
 }
 
@@ -74,6 +79,11 @@ impl Error {
         Error(Box::new(Repr::Unsupported(message.to_string())))
     }
 
+    /// An `.aot` loading error.
+    pub fn aot(e: kiln_aot_format::aot::AotError) -> Error {
+        Error(Box::new(Repr::Aot(e)))
+    }
+
     /// The kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match &*self.0 {
@@ -83,6 +93,7 @@ impl Error {
             Repr::Host(_) => ErrorKind::Host,
             Repr::Exit(_) => ErrorKind::Exit,
             Repr::Unsupported(_) => ErrorKind::Unsupported,
+            Repr::Aot(_) => ErrorKind::Aot,
             Repr::Other(_) => ErrorKind::Other,
         }
     }
@@ -114,6 +125,13 @@ impl Error {
             _ => None,
         }
     }
+    /// The `.aot` error, if this is one.
+    pub fn as_aot(&self) -> Option<&kiln_aot_format::aot::AotError> {
+        match &*self.0 {
+            Repr::Aot(e) => Some(e),
+            _ => None,
+        }
+    }
     /// The host error, if this is one, for downcasting.
     pub fn host_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match &*self.0 {
@@ -132,6 +150,7 @@ impl fmt::Display for Error {
             Repr::Host(e) => write!(f, "host error: {e}"),
             Repr::Exit(c) => write!(f, "guest exited with status {c}"),
             Repr::Unsupported(m) => write!(f, "unsupported: {m}"),
+            Repr::Aot(e) => write!(f, "{e}"),
             Repr::Other(m) => f.write_str(m),
         }
     }

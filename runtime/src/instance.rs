@@ -239,7 +239,7 @@ impl Instance {
         if self.dropped_data[index as usize] {
             &[]
         } else {
-            &self.module.wasm[self.module.info.data_segments[index as usize].data.clone()]
+            self.module.data_segment_bytes(index)
         }
     }
 

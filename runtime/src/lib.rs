@@ -32,6 +32,8 @@
 
 #[cfg(unix)]
 pub mod code_memory;
+#[cfg(unix)]
+pub mod aot;
 pub mod builtins;
 pub mod error;
 pub mod host;

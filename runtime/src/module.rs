@@ -54,8 +54,12 @@ impl std::fmt::Debug for TypeRegistry {
 pub struct RuntimeModule {
     /// Decoded metadata.
     pub info: ModuleInfo,
-    /// The original binary (function bodies and data segments point into it).
+    /// The original binary (function bodies point into it; empty for an
+    /// `.aot` module that does not embed its wasm).
     pub wasm: Box<[u8]>,
+    /// Data segment bytes when they are not in `wasm` (`.aot` modules:
+    /// the file's data section); `None`: the ranges point into `wasm`.
+    segment_data: Option<Box<[u8]>>,
     /// The VMContext layout of its instances on this host.
     pub offsets: VMOffsets,
     /// Canonical id of each entry of the type section.
@@ -84,13 +88,23 @@ impl RuntimeModule {
     /// [`crate::ErrorKind::Compile`] with the offset and reason.
     pub fn new(wasm: Vec<u8>, features: WasmFeatureSet, registry: Arc<TypeRegistry>) -> Result<Arc<RuntimeModule>> {
         let info = ModuleInfo::parse(&wasm, features).map_err(Error::compile)?;
+        Ok(Self::from_parts(info, wasm, None, registry))
+    }
+
+    /// A module from metadata decoded elsewhere (an `.aot` file): `wasm`
+    /// is the original binary if the file embeds it (else empty: no
+    /// function can be interpreted), `segment_data` the bytes the data
+    /// segments' ranges point into (`None`: into `wasm`). The caller
+    /// guarantees `info` is consistent (`kiln_aot_format::aot` checks it).
+    pub fn from_parts(info: ModuleInfo, wasm: Vec<u8>, segment_data: Option<Vec<u8>>, registry: Arc<TypeRegistry>) -> Arc<RuntimeModule> {
         let offsets = VMOffsets::new(PtrSize::HOST, &info);
         let type_ids = info.types.iter().map(|t| registry.intern(t)).collect();
         let interp = (0..info.num_defined_funcs()).map(|_| OnceLock::new()).collect();
         let tiers = (0..info.num_defined_funcs()).map(|_| FuncTier::default()).collect();
-        Ok(Arc::new(RuntimeModule {
+        Arc::new(RuntimeModule {
             info,
             wasm: wasm.into_boxed_slice(),
+            segment_data: segment_data.map(Vec::into_boxed_slice),
             offsets,
             type_ids,
             registry,
@@ -101,7 +115,14 @@ impl RuntimeModule {
             policy: OnceLock::new(),
             #[cfg(unix)]
             tiered_code: Mutex::new(Vec::new()),
-        }))
+        })
+    }
+
+    /// The bytes of data segment `index` (spec §2.5.8).
+    pub fn data_segment_bytes(&self, index: u32) -> &[u8] {
+        let range = self.info.data_segments[index as usize].data.clone();
+        let bytes = self.segment_data.as_deref().unwrap_or(&self.wasm);
+        bytes.get(range).unwrap_or(&[])
     }
 
     /// Turns tier-up on for this module (before its first instance).

@@ -124,13 +124,35 @@ impl NativeCode {
     /// A mapping failure, or indices/relocations that do not fit the code.
     pub fn load(functions: &[NativeFunction<'_>], defined: &[(u32, u32)], trampolines: &[usize]) -> Result<NativeCode> {
         let layout: Vec<(&[u8], u32)> = functions.iter().map(|f| (f.code, f.alignment)).collect();
-        let mut mem = CodeMemory::new(&layout).map_err(|e| Error::msg(format!("mapping native code: {e}")))?;
-        for (i, f) in functions.iter().enumerate() {
-            for r in f.relocs {
+        let mem = CodeMemory::new(&layout).map_err(|e| Error::msg(format!("mapping native code: {e}")))?;
+        let traps = functions.iter().map(|f| f.traps.to_vec()).collect();
+        let indices = functions.iter().map(|f| f.func_index).collect();
+        Self::link(mem, |i| functions[i].relocs, traps, indices, defined, trampolines)
+    }
+
+    /// Finishes code already in `mem` (laid out, writable; e.g. mapped
+    /// from an `.aot` file, [`CodeMemory::map_file`]): applies
+    /// `relocs(i)` to each function `i`, publishes it read+execute and
+    /// registers `traps[i]` and `func_indices[i]`; `defined` and
+    /// `trampolines` as for [`NativeCode::load`].
+    ///
+    /// # Errors
+    /// As [`NativeCode::load`].
+    pub fn link<'r>(
+        mut mem: CodeMemory,
+        relocs: impl Fn(usize) -> &'r [NativeReloc],
+        traps: Vec<Vec<(u32, TrapCode)>>,
+        func_indices: Vec<u32>,
+        defined: &[(u32, u32)],
+        trampolines: &[usize],
+    ) -> Result<NativeCode> {
+        let n = mem.len();
+        for i in 0..n {
+            for r in relocs(i) {
                 let target = match r.target {
                     NativeRelocTarget::LibCall(lc) => libcall_address(lc),
-                    NativeRelocTarget::Function(j) if (j as usize) < functions.len() => mem.func_ptr(j as usize) as usize,
-                    NativeRelocTarget::Function(j) => return Err(Error::msg(format!("native code: relocation to function {j} of {}", functions.len()))),
+                    NativeRelocTarget::Function(j) if (j as usize) < n => mem.func_ptr(j as usize) as usize,
+                    NativeRelocTarget::Function(j) => return Err(Error::msg(format!("native code: relocation to function {j} of {n}"))),
                     NativeRelocTarget::Trampoline(j) => *trampolines
                         .get(j as usize)
                         .ok_or_else(|| Error::msg(format!("native code: relocation to trampoline {j} of {}", trampolines.len())))?,
@@ -139,16 +161,13 @@ impl NativeCode {
                     .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
             }
         }
-        mem.publish().map_err(|e| Error::msg(format!("publishing native code: {e}")))?;
-        let code = Arc::new(mem);
-        let traps = functions.iter().map(|f| f.traps.to_vec()).collect();
-        let indices = functions.iter().map(|f| f.func_index).collect();
-        let registration =
-            code_memory::register(code.clone(), traps, indices).map_err(|e| Error::msg(format!("registering native code: {e}")))?;
-        let n = functions.len() as u32;
-        if defined.iter().any(|&(f, t)| f >= n || t >= n) {
+        if defined.iter().any(|&(f, t)| f as usize >= n || t as usize >= n) {
             return Err(Error::msg("native code: entry index out of range"));
         }
+        mem.publish().map_err(|e| Error::msg(format!("publishing native code: {e}")))?;
+        let code = Arc::new(mem);
+        let registration = code_memory::register(code.clone(), traps, func_indices)
+            .map_err(|e| Error::msg(format!("registering native code: {e}")))?;
         let wasm_call = defined.iter().map(|&(f, _)| code.func_ptr(f as usize) as usize).collect();
         let array_call = defined.iter().map(|&(_, t)| code.func_ptr(t as usize) as usize).collect();
         Ok(NativeCode { code, registration, wasm_call, array_call })

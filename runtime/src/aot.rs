@@ -1,0 +1,201 @@
+//! Loading `.aot` files (`kiln_aot_format::aot`): the host-side checks of
+//! a file's compatibility record and the mapping and linking of its code.
+//!
+//! The file's text section is mapped **privately from the file** when its
+//! offset is page aligned (`CodeMemory::map_file`: pages no relocation
+//! touches stay shared with the page cache) or copied from bytes in memory
+//! (`CodeMemory::from_text`); relocations left in the file (library calls,
+//! absolute addresses of its own code) are applied while the mapping is
+//! writable, then it becomes read+execute (never both) and its trap tables
+//! are registered with the signal handler's code registry — the same path
+//! as JIT code ([`NativeCode::link`]).
+
+use crate::code_memory::{CodeMemory, RelocKind};
+use crate::error::{Error, Result};
+use crate::native::{NativeCode, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX};
+use kiln_aot_format::aot::file::{AotBounds, AotFile, AotRelocKind, AotRelocTarget, CodeKind, Compat};
+use kiln_aot_format::aot::AotError;
+use kiln_aot_format::vm::layout_fingerprint;
+use kiln_aot_format::PtrSize;
+
+/// What the loading engine's configuration requires of the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AotRequirements {
+    /// How this engine lays out linear memories.
+    pub bounds: AotBounds,
+    /// Whether this engine needs epoch checks in compiled code.
+    pub epoch_interruption: bool,
+    /// wasmparser feature bits this engine accepts.
+    pub wasm_features: u64,
+}
+
+/// The version of kiln this runtime is (files from another version are
+/// refused: the builtins' and libcalls' contracts are versioned with it).
+pub const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether this CPU has `feature` (a Rust feature-detection name, as
+/// `.aot` files record them); `None` for a name this runtime does not know.
+pub fn host_has_cpu_feature(feature: &str) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::is_x86_feature_detected as has;
+        return Some(match feature {
+            "sse3" => has!("sse3"),
+            "ssse3" => has!("ssse3"),
+            "sse4.1" => has!("sse4.1"),
+            "sse4.2" => has!("sse4.2"),
+            "popcnt" => has!("popcnt"),
+            "avx" => has!("avx"),
+            "avx2" => has!("avx2"),
+            "fma" => has!("fma"),
+            "bmi1" => has!("bmi1"),
+            "bmi2" => has!("bmi2"),
+            "lzcnt" => has!("lzcnt"),
+            "cmpxchg16b" => has!("cmpxchg16b"),
+            "avx512f" => has!("avx512f"),
+            "avx512dq" => has!("avx512dq"),
+            "avx512vl" => has!("avx512vl"),
+            "avx512vbmi" => has!("avx512vbmi"),
+            "avx512bitalg" => has!("avx512bitalg"),
+            "avx512vnni" => has!("avx512vnni"),
+            "avxvnni" => has!("avxvnni"),
+            _ => return None,
+        });
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        use std::arch::is_aarch64_feature_detected as has;
+        return Some(match feature {
+            "lse" => has!("lse"),
+            "paca" => has!("paca"),
+            "fp16" => has!("fp16"),
+            "dotprod" => has!("dotprod"),
+            "i8mm" => has!("i8mm"),
+            _ => return None,
+        });
+    }
+    #[allow(unreachable_code)]
+    {
+        let _ = feature;
+        None
+    }
+}
+
+/// Checks that code described by `compat` can run in this process under
+/// an engine requiring `req`: same kiln version, architecture, operating
+/// system and pointer size, every CPU feature present, the same VMContext
+/// layout, a memory layout and epoch setting matching the engine's, and
+/// wasm features the engine accepts.
+///
+/// # Errors
+/// [`AotError::Incompatible`] naming the first mismatch, with the file's
+/// value and this runtime's.
+pub fn check_compat(compat: &Compat, req: &AotRequirements) -> std::result::Result<(), AotError> {
+    let no = |what: &'static str, message: String| Err(AotError::Incompatible { what, message });
+    if compat.kiln_version != KILN_VERSION {
+        return no("kiln version", format!("written by kiln {}, this is kiln {KILN_VERSION}", compat.kiln_version));
+    }
+    let (arch, os) = (std::env::consts::ARCH, std::env::consts::OS);
+    if compat.arch != arch || compat.os != os {
+        return no(
+            "target",
+            format!("compiled for {} ({}-{}), this host is {arch}-{os}", compat.target_triple, compat.arch, compat.os),
+        );
+    }
+    if compat.pointer_bytes != PtrSize::HOST.0 {
+        return no("target", format!("{}-byte pointers, this host has {}", compat.pointer_bytes, PtrSize::HOST.0));
+    }
+    let missing: Vec<&str> =
+        compat.cpu_features.iter().map(String::as_str).filter(|f| host_has_cpu_feature(f) != Some(true)).collect();
+    if !missing.is_empty() {
+        return no("CPU features", format!("the code uses {} which this CPU lacks", missing.join(", ")));
+    }
+    let fp = layout_fingerprint(PtrSize::HOST);
+    if compat.layout_fingerprint != fp {
+        return no("VMContext layout", format!("fingerprint {:016x}, this runtime's is {fp:016x}", compat.layout_fingerprint));
+    }
+    if compat.bounds != req.bounds {
+        let show = |b: AotBounds| match b {
+            AotBounds::Explicit => "explicit bounds checks".to_string(),
+            AotBounds::Guard { reservation, guard } => format!("{reservation}-byte reservations with {guard}-byte guard regions"),
+        };
+        return no(
+            "compiler settings",
+            format!("the code assumes {}, this engine uses {}", show(compat.bounds), show(req.bounds)),
+        );
+    }
+    if compat.epoch_interruption != req.epoch_interruption {
+        let on = |b: bool| if b { "on" } else { "off" };
+        return no(
+            "compiler settings",
+            format!(
+                "epoch interruption is {} in the code and {} in this engine",
+                on(compat.epoch_interruption),
+                on(req.epoch_interruption)
+            ),
+        );
+    }
+    if compat.wasm_features & !req.wasm_features != 0 {
+        return no(
+            "wasm features",
+            format!(
+                "validated with features {:#x}, this engine accepts {:#x}",
+                compat.wasm_features, req.wasm_features
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Where the text section's bytes come from.
+pub enum TextSource<'a> {
+    /// The file is open: map the text from it (its offset in the file is
+    /// `AotFile::text_offset`, page aligned).
+    File(&'a std::fs::File),
+    /// Copy the text from the parsed bytes.
+    Bytes,
+}
+
+/// Maps and links the code of a checked `file` (see the module
+/// documentation): one native entry and one array→wasm trampoline per
+/// defined function, in the order of `file.defined`.
+///
+/// # Errors
+/// A mapping failure or a relocation that does not fit.
+pub fn load_code(file: &AotFile<'_>, source: TextSource<'_>) -> Result<NativeCode> {
+    let ranges: Vec<_> = file.code.iter().map(|e| e.text_range()).collect();
+    let page = rustix::param::page_size();
+    let mem = match source {
+        TextSource::File(f) if file.text_offset.is_multiple_of(page) => {
+            CodeMemory::map_file(f, file.text_offset as u64, file.text.len(), ranges)
+        }
+        _ => CodeMemory::from_text(file.text, ranges),
+    }
+    .map_err(|e| Error::msg(format!("loading .aot code: {e}")))?;
+    let mut relocs: Vec<Vec<NativeReloc>> = Vec::with_capacity(file.code.len());
+    for i in 0..file.code.len() {
+        let rs = file.entry_relocs(i);
+        relocs.push(
+            rs.iter()
+                .map(|r| NativeReloc {
+                    offset: r.offset,
+                    kind: match r.kind {
+                        AotRelocKind::Abs8 => RelocKind::Abs8,
+                        AotRelocKind::X86PCRel4 => RelocKind::X86PCRel4,
+                        AotRelocKind::X86CallPCRel4 => RelocKind::X86CallPCRel4,
+                        AotRelocKind::Arm64Call => RelocKind::Arm64Call,
+                    },
+                    target: match r.target {
+                        AotRelocTarget::LibCall(lc) => NativeRelocTarget::LibCall(lc),
+                        AotRelocTarget::Code(j) => NativeRelocTarget::Function(j),
+                    },
+                    addend: r.addend,
+                })
+                .collect(),
+        );
+    }
+    let traps = (0..file.code.len()).map(|i| file.entry_traps(i).to_vec()).collect();
+    let indices =
+        file.code.iter().map(|e| if e.kind == CodeKind::Function { e.index } else { TRAMPOLINE_INDEX }).collect();
+    NativeCode::link(mem, |i| &relocs[i], traps, indices, &file.defined, &[])
+}

@@ -1,0 +1,391 @@
+//! Ahead-of-time compilation into kiln's `.aot` file (`aotc`), and loading
+//! such files ([`Module::from_aot_bytes`], [`Module::from_aot_file`]).
+//!
+//! [`compile`] validates a module, compiles every defined function, one
+//! array→wasm trampoline per function signature and one wasm→array
+//! trampoline per signature that compiled calls need (callees without
+//! native code: host functions, interpreted functions of other modules)
+//! with the same compiler code as the JIT (`kiln-compiler`, direct calls
+//! between the module's functions), and writes the file with
+//! `kiln_aot_format::aot::file::write_aot` (format: `aot-format/FORMAT.md`).
+//!
+//! Loading checks the file (`AotFile::parse`: magic, version, checksum,
+//! bounds), its compatibility with this process and engine
+//! (`kiln_runtime::aot::check_compat`), maps its code and links it
+//! (`kiln_runtime::aot::load_code`), and makes a module whose functions
+//! are all native from the first call. An incompatible file that embeds
+//! its wasm is recompiled instead when the engine allows it
+//! ([`Config::aot_fallback`](crate::Config::aot_fallback)).
+
+use crate::{Config, Engine, Error, Module, Result};
+use kiln_aot_format::aot::file::{AotBounds, AotFile, CodeKind};
+use kiln_aot_format::aot::AotError;
+use kiln_runtime::aot::{check_compat, AotRequirements, TextSource};
+use kiln_runtime::RuntimeModule;
+use std::path::Path;
+
+/// Cranelift optimisation level for [`compile`] (`aotc --opt-level`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum AotOptLevel {
+    /// No optimisation (`none`): fastest compilation.
+    None,
+    /// Optimise for speed (`speed`, the default; what the JIT uses).
+    #[default]
+    Speed,
+    /// Optimise for speed and size (`speed_and_size`).
+    SpeedAndSize,
+}
+
+impl std::str::FromStr for AotOptLevel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<AotOptLevel> {
+        Ok(match s {
+            "none" => AotOptLevel::None,
+            "speed" => AotOptLevel::Speed,
+            "speed_and_size" => AotOptLevel::SpeedAndSize,
+            _ => return Err(Error::msg(format!("unknown optimisation level `{s}` (expected none, speed or speed_and_size)"))),
+        })
+    }
+}
+
+/// Options of [`compile`] beyond the engine configuration.
+#[derive(Clone, Debug, Default)]
+pub struct AotOptions {
+    /// Target triple (target-lexicon syntax, e.g.
+    /// `aarch64-unknown-linux-gnu`) with Cranelift's baseline CPU features;
+    /// `None`: this host, with every feature its CPU has.
+    pub target: Option<String>,
+    /// Optimisation level.
+    pub opt_level: AotOptLevel,
+    /// Embed the wasm binary in the file, so that a runtime that cannot use
+    /// the code (another CPU, version or configuration) can recompile it.
+    pub embed_wasm: bool,
+    /// Compile threads (0: one per core).
+    pub threads: usize,
+}
+
+/// What an engine's configuration requires of `.aot` code.
+pub(crate) fn requirements(config: &Config) -> AotRequirements {
+    AotRequirements {
+        bounds: bounds_of(config),
+        epoch_interruption: config.epoch_interruption,
+        wasm_features: config.features.0.bits(),
+    }
+}
+
+fn bounds_of(config: &Config) -> AotBounds {
+    AotBounds::Guard { reservation: config.memory.reservation, guard: config.memory.guard }
+}
+
+/// Compiles `wasm` (binary or text) into the bytes of an `.aot` file for
+/// engines configured like `config` (memory layout, epoch interruption and
+/// wasm features must match where it is loaded).
+///
+/// # Errors
+/// [`crate::ErrorKind::Compile`] for invalid wasm (offset and reason);
+/// [`crate::ErrorKind::Unsupported`] for an unknown target or a construct
+/// the compiler does not translate (SIMD); other errors name the function.
+/// [`crate::ErrorKind::Unsupported`] as well in builds without the
+/// `cranelift` feature.
+pub fn compile(config: &Config, wasm: &[u8], options: &AotOptions) -> Result<Vec<u8>> {
+    #[cfg(feature = "cranelift")]
+    {
+        compiler::compile(config, wasm, options)
+    }
+    #[cfg(not(feature = "cranelift"))]
+    {
+        let _ = (config, wasm, options);
+        Err(Error::unsupported("this build of kiln has no compiler (built without the `cranelift` feature): it can only load .aot files"))
+    }
+}
+
+#[cfg(feature = "cranelift")]
+mod compiler {
+    use super::*;
+    use crate::jit::{compile_jobs, compiler_options};
+    use kiln_aot_format::aot::file::{write_aot, AotInput, AotReloc, AotRelocKind, AotRelocTarget, CodeInput, Compat};
+    use kiln_aot_format::{DefinedFuncIndex, LibCall, ModuleInfo, PtrSize, WasmFuncType};
+    use kiln_compiler::{Compiler, OptLevel, Reloc, RelocTarget};
+    use sha2::Digest;
+    use std::collections::HashMap;
+
+    pub(super) fn compile(config: &Config, wasm: &[u8], options: &AotOptions) -> Result<Vec<u8>> {
+        let binary;
+        let wasm = if wasm.starts_with(b"\0asm") {
+            wasm
+        } else {
+            binary = crate::wat_to_binary(wasm)?;
+            &binary
+        };
+        let info = ModuleInfo::parse(wasm, config.features).map_err(Error::compile)?;
+        let mut copts = compiler_options(config);
+        copts.direct_calls = true;
+        copts.opt_level = match options.opt_level {
+            AotOptLevel::None => OptLevel::None,
+            AotOptLevel::Speed => OptLevel::Speed,
+            AotOptLevel::SpeedAndSize => OptLevel::SpeedAndSize,
+        };
+        let compiler = match &options.target {
+            None => Compiler::native(copts),
+            Some(t) => Compiler::for_target(t, copts),
+        }
+        .map_err(|e| Error::unsupported(format!("aotc: {e}")))?;
+
+        // Structurally equal types share trampolines: `shape[ty]` is the
+        // first type index with the same signature.
+        let mut first: HashMap<&WasmFuncType, u32> = HashMap::new();
+        let shape: Vec<u32> = info.types.iter().enumerate().map(|(i, t)| *first.entry(t).or_insert(i as u32)).collect();
+        let ndef = info.num_defined_funcs() as usize;
+        let def_type = |d: usize| info.functions[info.func_index(DefinedFuncIndex(d as u32)).index()].0;
+        let mut array_slot: HashMap<u32, usize> = HashMap::new();
+        let mut array_types: Vec<u32> = Vec::new();
+        for d in 0..ndef {
+            let s = shape[def_type(d) as usize];
+            array_slot.entry(s).or_insert_with(|| {
+                array_types.push(s);
+                array_types.len() - 1
+            });
+        }
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let what = |job: usize| {
+            if job < ndef { format!("function {}", info.func_index(DefinedFuncIndex(job as u32)).0) } else { "a trampoline".into() }
+        };
+        let body_bytes: usize = info.function_bodies.iter().map(|b| b.range.len()).sum();
+        let compiled = compile_jobs(threads, ndef + array_types.len(), body_bytes, |job| {
+            let r = if job < ndef {
+                compiler.compile_function(&info, wasm, DefinedFuncIndex(job as u32))
+            } else {
+                compiler.compile_array_to_wasm_trampoline(&info.types[array_types[job - ndef] as usize])
+            };
+            r.map_err(|e| aot_compile_error(e, &what(job)))
+        })?;
+        // wasm→array trampolines for the types compiled calls fall back on.
+        let mut w2a_slot: HashMap<u32, usize> = HashMap::new();
+        let mut w2a_types: Vec<u32> = Vec::new();
+        for f in &compiled {
+            for r in &f.relocs {
+                if let RelocTarget::Trampoline(ty) = r.target {
+                    let s = *shape.get(ty as usize).ok_or_else(|| Error::msg(format!("aotc: trampoline for type {ty}")))?;
+                    w2a_slot.entry(s).or_insert_with(|| {
+                        w2a_types.push(s);
+                        w2a_types.len() - 1
+                    });
+                }
+            }
+        }
+        let w2a = compile_jobs(threads, w2a_types.len(), 0, |k| {
+            compiler
+                .compile_wasm_to_array_trampoline(&info.types[w2a_types[k] as usize])
+                .map_err(|e| aot_compile_error(e, "a trampoline"))
+        })?;
+        let w2a_base = compiled.len();
+
+        let mut code = Vec::with_capacity(compiled.len() + w2a.len());
+        for (i, f) in compiled.iter().chain(&w2a).enumerate() {
+            let (kind, index) = if i < ndef {
+                (CodeKind::Function, info.func_index(DefinedFuncIndex(i as u32)).0)
+            } else if i < w2a_base {
+                (CodeKind::ArrayToWasm, array_types[i - ndef])
+            } else {
+                (CodeKind::WasmToArray, w2a_types[i - w2a_base])
+            };
+            let relocs = f
+                .relocs
+                .iter()
+                .map(|r| {
+                    let kind = match r.kind {
+                        Reloc::Abs8 => AotRelocKind::Abs8,
+                        Reloc::X86PCRel4 => AotRelocKind::X86PCRel4,
+                        Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => AotRelocKind::X86CallPCRel4,
+                        Reloc::Arm64Call => AotRelocKind::Arm64Call,
+                        other => return Err(Error::unsupported(format!("aotc: relocation kind {other:?}"))),
+                    };
+                    let target = match &r.target {
+                        RelocTarget::LibCall(name) => AotRelocTarget::LibCall(
+                            LibCall::from_name(name).ok_or_else(|| Error::unsupported(format!("aotc: library call {name}")))?,
+                        ),
+                        RelocTarget::Function(def) => AotRelocTarget::Code(def.0),
+                        RelocTarget::Trampoline(ty) => AotRelocTarget::Code((w2a_base + w2a_slot[&shape[*ty as usize]]) as u32),
+                    };
+                    Ok(AotReloc { offset: r.offset, kind, target, addend: r.addend })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            code.push(CodeInput {
+                kind,
+                index,
+                code: &f.code,
+                alignment: f.alignment,
+                traps: f.traps.iter().map(|t| (t.code_offset, t.code)).collect(),
+                relocs,
+            });
+        }
+        let defined = (0..ndef).map(|d| (d as u32, (ndef + array_slot[&shape[def_type(d) as usize]]) as u32)).collect();
+        let type_trampolines =
+            shape.iter().map(|s| w2a_slot.get(s).map(|&k| (w2a_base + k) as u32)).collect();
+        let (arch, os) = compiler.arch_and_os();
+        let compat = Compat {
+            kiln_version: kiln_runtime::aot::KILN_VERSION.to_string(),
+            target_triple: compiler.triple(),
+            arch: arch.clone(),
+            os,
+            pointer_bytes: compiler.pointer_bytes(),
+            cpu_features: compiler.cpu_features(),
+            opt_level: match options.opt_level {
+                AotOptLevel::None => kiln_aot_format::aot::file::AotOptLevel::None,
+                AotOptLevel::Speed => kiln_aot_format::aot::file::AotOptLevel::Speed,
+                AotOptLevel::SpeedAndSize => kiln_aot_format::aot::file::AotOptLevel::SpeedAndSize,
+            },
+            bounds: bounds_of(config),
+            epoch_interruption: config.epoch_interruption,
+            wasm_features: config.features.0.bits(),
+            layout_fingerprint: kiln_aot_format::vm::layout_fingerprint(PtrSize(compiler.pointer_bytes())),
+            wasm_sha256: sha2::Sha256::digest(wasm).into(),
+            compiler: "cranelift 0.135".to_string(),
+        };
+        let input = AotInput {
+            compat,
+            info: &info,
+            wasm,
+            embed_wasm: options.embed_wasm,
+            code,
+            defined,
+            type_trampolines,
+            text_align: if arch == "aarch64" { 65536 } else { 4096 },
+        };
+        write_aot(&input).map_err(|e| Error::msg(format!("aotc: {e}")))
+    }
+
+    fn aot_compile_error(e: kiln_compiler::CompileError, what: &str) -> Error {
+        match e {
+            kiln_compiler::CompileError::Unsupported(m) => Error::unsupported(format!("aotc: {what}: {m}")),
+            e => Error::msg(format!("aotc: compiling {what}: {e}")),
+        }
+    }
+}
+
+/// Loads a checked `.aot` image into a module of `engine`.
+fn load(engine: &Engine, bytes: &[u8], source: TextSource<'_>) -> Result<Module> {
+    let file = AotFile::parse(bytes).map_err(Error::aot)?;
+    let config = &engine.inner.config;
+    if let Err(e) = check_compat(&file.compat, &requirements(config)) {
+        if matches!(e, AotError::Incompatible { .. }) && config.aot_fallback && let Some(wasm) = file.wasm {
+            // The code is unusable here but the wasm is in the file.
+            return Module::new(engine, wasm);
+        }
+        return Err(Error::aot(e));
+    }
+    let info = file.module_info().map_err(Error::aot)?;
+    let code = kiln_runtime::aot::load_code(&file, source)?;
+    let wasm = file.wasm.map(<[u8]>::to_vec).unwrap_or_default();
+    let rt = RuntimeModule::from_parts(info, wasm, Some(file.data.to_vec()), engine.inner.registry.clone());
+    rt.set_native(code)?;
+    Ok(Module { engine: engine.clone(), rt })
+}
+
+impl Module {
+    /// Loads an `.aot` file from bytes in memory (its code is copied into
+    /// an executable mapping). Every function is native from the start.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Aot`] ([`Error::as_aot`]) when the bytes are not
+    /// an `.aot` file, are truncated or corrupt (checksum), malformed
+    /// (out-of-range offsets), or were compiled for another target, CPU,
+    /// kiln version, VMContext layout or engine configuration — unless the
+    /// file embeds its wasm and [`Config::aot_fallback`] is on, in which case
+    /// the wasm is compiled as by [`Module::new`].
+    pub fn from_aot_bytes(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        load(engine, bytes, TextSource::Bytes)
+    }
+
+    /// Loads the `.aot` file at `path`, memory-mapping it (`memmap2`): the
+    /// code is mapped from the file (copy-on-write, read+execute after
+    /// linking). Errors as [`Module::from_aot_bytes`], plus I/O errors.
+    ///
+    /// The file must not be modified while the module lives (a truncated
+    /// mapping faults, as for any mapped executable).
+    pub fn from_aot_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let f = std::fs::File::open(path).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
+        // SAFETY: the mapping is read-only and private; kiln never writes
+        // the file. Another process truncating or rewriting it while it is
+        // mapped could change the bytes under us; the checksum is verified
+        // on the mapped bytes before anything is used, and afterwards only
+        // the code pages (mapped again, privately) are used.
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::msg(format!("cannot map {}: {e}", path.display())))?;
+        load(engine, &map, TextSource::File(&f))
+            .map_err(|e| if e.kind() == crate::ErrorKind::Aot { e } else { Error::msg(format!("{}: {e}", path.display())) })
+    }
+}
+
+/// Whether `bytes` start like an `.aot` file.
+pub fn is_aot(bytes: &[u8]) -> bool {
+    bytes.starts_with(&kiln_aot_format::aot::file::MAGIC)
+}
+
+/// A human-readable description of an `.aot` file: header, compatibility
+/// record, sections, code entries and the module's shape (`kiln inspect`).
+///
+/// # Errors
+/// As [`AotFile::parse`].
+pub fn inspect(bytes: &[u8]) -> Result<String> {
+    use std::fmt::Write;
+    let file = AotFile::parse(bytes).map_err(Error::aot)?;
+    let info = file.module_info().map_err(Error::aot)?;
+    let c = &file.compat;
+    let mut s = String::new();
+    let hex: String = c.wasm_sha256.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = writeln!(s, "kiln .aot file, format version {}, {} bytes, checksum ok", file.version, bytes.len());
+    let _ = writeln!(s, "  kiln version      {}", c.kiln_version);
+    let _ = writeln!(s, "  compiler          {}", c.compiler);
+    let _ = writeln!(s, "  target            {} ({}-{}, {}-byte pointers)", c.target_triple, c.arch, c.os, c.pointer_bytes);
+    let _ = writeln!(s, "  cpu features      {}", if c.cpu_features.is_empty() { "(baseline)".to_string() } else { c.cpu_features.join(",") });
+    let _ = writeln!(s, "  opt level         {:?}", c.opt_level);
+    let _ = writeln!(s, "  bounds checks     {:?}", c.bounds);
+    let _ = writeln!(s, "  epoch checks      {}", c.epoch_interruption);
+    let _ = writeln!(s, "  wasm features     {:#x}", c.wasm_features);
+    let _ = writeln!(s, "  layout            {:016x}", c.layout_fingerprint);
+    let _ = writeln!(s, "  wasm sha256       {hex}");
+    let _ = writeln!(s, "  embedded wasm     {}", file.wasm.map_or("no".to_string(), |w| format!("yes, {} bytes", w.len())));
+    let _ = writeln!(s, "sections:");
+    for sec in &file.sections {
+        let _ = writeln!(
+            s,
+            "  {:<9} offset {:#010x}  {:>10} bytes",
+            kiln_aot_format::aot::file::section::name(sec.id),
+            sec.offset,
+            sec.len
+        );
+    }
+    let count = |k: CodeKind| file.code.iter().filter(|e| e.kind == k).count();
+    let _ = writeln!(
+        s,
+        "code: {} entries ({} functions, {} array→wasm and {} wasm→array trampolines), {} bytes of text, {} trap sites, {} relocations",
+        file.code.len(),
+        count(CodeKind::Function),
+        count(CodeKind::ArrayToWasm),
+        count(CodeKind::WasmToArray),
+        file.text.len(),
+        file.traps.len(),
+        file.relocs.len()
+    );
+    let _ = writeln!(
+        s,
+        "module: {} types, {} imports, {} functions ({} defined), {} tables, {} memories, {} globals, {} exports, {} data segments ({} bytes), {} element segments, {} named functions",
+        info.types.len(),
+        info.imports.len(),
+        info.functions.len(),
+        info.num_defined_funcs(),
+        info.tables.len(),
+        info.memories.len(),
+        info.globals.len(),
+        info.exports.len(),
+        info.data_segments.len(),
+        file.data.len(),
+        info.elem_segments.len(),
+        info.func_names.len()
+    );
+    Ok(s)
+}
