@@ -202,7 +202,7 @@ pub struct FunctionBody {
 }
 
 /// Everything kiln knows about a module apart from code.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModuleInfo {
     /// Module name from the name section.
     pub name: Option<String>,
@@ -330,8 +330,15 @@ impl ModuleInfo {
             (Err(s), Err(b)) => return Err(if b.offset < s.offset { b } else { s }),
             (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
         }
-        info.export_map = info.exports.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        info.finish_decoded();
         Ok(info)
+    }
+
+    /// Rebuilds the private export-name lookup from `exports` (for a
+    /// `ModuleInfo` assembled field by field, e.g. decoded from an `.aot`
+    /// file); a repeated name maps to its last export, as in [`Self::parse`].
+    pub(crate) fn finish_decoded(&mut self) {
+        self.export_map = self.exports.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
     }
 
     fn read_payload(&mut self, payload: Payload<'_>, base: usize) -> Result<(), ModuleError> {
