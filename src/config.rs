@@ -12,6 +12,11 @@ use std::sync::Arc;
 /// README for the measurements behind it).
 pub const DEFAULT_TIER_UP_THRESHOLD: u64 = 1000;
 
+/// Why the compiling strategies are unavailable in a build without the
+/// `cranelift` feature.
+pub(crate) const NO_COMPILER: &str = "this build of kiln has no compiler (the `cranelift` cargo feature is off): \
+     it runs the interpreter (`interp`) and loads .aot files made by `aotc`";
+
 /// How an engine executes wasm.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum Strategy {
@@ -214,7 +219,7 @@ impl Engine {
     /// [`crate::ErrorKind::Unsupported`] when the strategy is not built yet.
     pub fn new(config: &Config) -> Result<Engine> {
         if !config.strategy.is_available() {
-            return Err(Error::unsupported(format!("strategy `{}` is not available yet", config.strategy)));
+            return Err(Error::unsupported(format!("strategy `{}` is not available: {}", config.strategy, NO_COMPILER)));
         }
         let jit = match config.strategy {
             Strategy::Jit | Strategy::Tiered | Strategy::Aot => Some(crate::jit::Jit::new(config)?),

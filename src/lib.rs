@@ -29,6 +29,10 @@ mod config;
 mod externals;
 mod func;
 mod instance;
+#[cfg(feature = "cranelift")]
+mod jit;
+#[cfg(not(feature = "cranelift"))]
+#[path = "jit_disabled.rs"]
 mod jit;
 mod linker;
 mod module;

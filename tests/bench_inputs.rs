@@ -189,12 +189,22 @@ fn run_program(program: &Program, tier: Strategy, engine: &Engine) -> Outcome {
     } else {
         env_secs("KILN_BENCH_TIMEOUT", 120)
     };
+    // `aot`: compiled by `aotc` into a file, which `kiln run` maps.
+    let aot_dir = support::TempDir::new("bench-aot");
+    let file = if tier == Strategy::Aot {
+        match support::aotc(&program.dir.join(&program.file), aot_dir.path()) {
+            Ok(f) => f,
+            Err(e) => return Outcome::Failed(e),
+        }
+    } else {
+        PathBuf::from(&program.file)
+    };
     let mut cmd = Command::new(kiln_bin());
     cmd.current_dir(&program.dir)
         .env_clear()
         .args(["run", "--tier", &tier.to_string()])
         .args(&program.options)
-        .arg(&program.file)
+        .arg(&file)
         .args(&program.args);
     let run = run_with_limit(cmd, b"", limit);
     if run.timed_out {

@@ -13,6 +13,8 @@
 //!   parameter types and prints each result on its own line. The guest's
 //!   stdin, stdout and stderr are kiln's; it sees only the `--dir`
 //!   preopens and only the `--env` variables.
+//! * `kiln inspect FILE.aot` checks an `.aot` file (`aotc`'s output) and
+//!   prints its header, compatibility record, sections and code summary.
 //! * `kiln wast [--tier T] [--memory-reservation BYTES] FILES...` runs
 //!   `.wast` scripts with [`kiln::wast`], printing `FAIL file:line: …` per
 //!   failed directive and the closing line `P passed, F failed, S skipped`.
@@ -43,6 +45,10 @@ use clap::{Args, Parser, Subcommand};
 use kiln::wasi::{WasiCtx, WasiCtxBuilder};
 use kiln::wast::{Features, Totals, WastOptions, run_wast_file};
 use kiln::{Config, Engine, ErrorKind, Linker, Module, Store, Strategy, Val, ValType};
+
+/// The default `--tier`: `tiered`, or `interp` in a build without the
+/// compiler (`cranelift` feature off), where `.aot` files still run native.
+const DEFAULT_TIER: &str = if cfg!(feature = "cranelift") { "tiered" } else { "interp" };
 
 /// Exit status for a guest trap.
 const EXIT_TRAP: u8 = 3;
@@ -119,6 +125,16 @@ enum Command {
     /// Run .wast scripts (the spec test-suite format).
     #[command(after_long_help = AFTER_HELP)]
     Wast(WastArgs),
+    /// Print the header, compatibility record, sections and code summary of
+    /// an .aot file (aotc's output), after checking it.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args, Debug)]
+struct InspectArgs {
+    /// The .aot file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 /// Options shared by every subcommand that creates an engine.
@@ -126,7 +142,7 @@ enum Command {
 struct EngineArgs {
     /// Execution tier: tiered (interpreter, then Cranelift for hot code),
     /// interp, jit (everything compiled up front) or aot.
-    #[arg(long, value_name = "T", default_value = "tiered", value_parser = parse_strategy)]
+    #[arg(long, value_name = "T", default_value = DEFAULT_TIER, value_parser = parse_strategy)]
     tier: Strategy,
     /// Bytes of address space reserved per linear memory.
     #[arg(long, value_name = "BYTES")]
@@ -260,6 +276,18 @@ fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Command::Wast(args) => wast(&args),
+        Command::Inspect(args) => {
+            let result = std::fs::read(&args.file)
+                .with_context(|| format!("cannot read {}", args.file.display()))
+                .and_then(|bytes| kiln::aot::inspect(&bytes).with_context(|| format!("{}", args.file.display())));
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => report_error(&err),
+            }
+        }
     }
 }
 

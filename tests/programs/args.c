@@ -1,6 +1,6 @@
 /* Command-line arguments: count, each argument byte for byte (quoted, with
- * non-ASCII bytes in hex), and argv[0]'s base name without a `.wasm`
- * suffix (so the native and wasm builds agree). */
+ * non-ASCII bytes in hex), and argv[0]'s base name without a `.wasm` or
+ * `.aot` suffix (so the native, wasm and aotc-compiled builds agree). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +10,8 @@ int main(int argc, char **argv) {
     size_t len = strlen(base);
     if (len > 5 && !strcmp(base + len - 5, ".wasm"))
         len -= 5;
+    else if (len > 4 && !strcmp(base + len - 4, ".aot"))
+        len -= 4;
     printf("argv[0] base name: %.*s\n", (int)len, base);
     printf("argc: %d\n", argc);
     size_t total = 0;

@@ -31,6 +31,34 @@ impl TempDir {
     }
 }
 
+/// Compiles `wasm` with the `aotc` binary into `out_dir/<stem>.aot` and
+/// returns that path (the `aot` tier of the CLI-level tests: aotc, then
+/// `kiln run app.aot`).
+#[allow(dead_code)]
+pub fn aotc(wasm: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+    let stem = wasm.file_stem().map_or("module".into(), |s| s.to_string_lossy().into_owned());
+    let out = out_dir.join(format!("{stem}.aot"));
+    let aotc = aotc_bin().ok_or("no aotc binary: this build has no compiler and KILN_AOTC is not set")?;
+    let run = std::process::Command::new(aotc)
+        .arg(wasm)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("cannot start aotc: {e}"))?;
+    if !run.status.success() {
+        return Err(format!("aotc {} failed ({}): {}", wasm.display(), run.status, String::from_utf8_lossy(&run.stderr)));
+    }
+    Ok(out)
+}
+
+/// The `aotc` binary: `$KILN_AOTC` if set (the AOT-only CI job points it
+/// at a full build's aotc), else this build's, if it has one (it needs the
+/// `cranelift` feature).
+#[allow(dead_code)]
+pub fn aotc_bin() -> Option<PathBuf> {
+    std::env::var_os("KILN_AOTC").map(PathBuf::from).or(option_env!("CARGO_BIN_EXE_aotc").map(PathBuf::from))
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
