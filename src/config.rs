@@ -18,20 +18,20 @@ pub(crate) const NO_COMPILER: &str = "this build of kiln has no compiler (the `c
      it runs the interpreter (`interp`) and loads .aot files made by `aotc`";
 
 /// How an engine executes wasm.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Strategy {
     /// Kiln's register-machine interpreter only (`interp`).
     Interpreter,
     /// Cranelift-compiled native code, every function compiled when the
     /// module is created (`jit`).
     Jit,
-    /// The default (`tiered`): every function starts in the interpreter;
+    /// The default (`tiered`; `interp` in a build without the `cranelift`
+    /// feature): every function starts in the interpreter;
     /// functions that become hot (entries plus loop back-edges reach
     /// [`Config::tier_up_threshold`]) are compiled by Cranelift on
     /// background threads and their entries switched to native code; a
     /// frame that keeps looping in the interpreter moves to native code at
     /// a loop header (on-stack replacement). See `kiln_runtime::tier`.
-    #[default]
     Tiered,
     /// Ahead-of-time compilation (`aot`): [`crate::Module::new`] compiles
     /// the whole module with `aotc`'s code path into an `.aot` image in
@@ -40,6 +40,13 @@ pub enum Strategy {
     /// from its first call and the code went through the file format.
     /// `.aot` files load under every strategy.
     Aot,
+}
+
+impl Default for Strategy {
+    /// `tiered`, or `interp` in a build without the compiler.
+    fn default() -> Strategy {
+        if cfg!(feature = "cranelift") { Strategy::Tiered } else { Strategy::Interpreter }
+    }
 }
 
 impl Strategy {
