@@ -16,7 +16,8 @@ use kiln::aot::{AotOptions, compile};
 use kiln::{Config, Engine, ErrorKind, Linker, Module, Store, TrapCode};
 use kiln_aot_format::aot::AotError;
 use kiln_aot_format::aot::file::{
-    AotFile, CHECKSUM_OFFSET, Compat, FLAG_HAS_WASM, HEADER_SIZE, MAGIC, SECTION_ENTRY_SIZE, checksum, section,
+    AotFile, AotRelocTarget, CHECKSUM_OFFSET, Compat, FLAG_HAS_WASM, HEADER_SIZE, MAGIC, SECTION_ENTRY_SIZE, checksum,
+    section,
 };
 use std::cell::Cell;
 use std::ops::Range;
@@ -66,7 +67,10 @@ const SMALL_WAT: &str = r#"(module
   (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
   (func (export "indirect") (param i32 i32) (result i32)
     (call_indirect (type $unop) (local.get 1) (local.get 0)))
-  (func (export "load") (param i32) (result i32) (i32.load (local.get 0))))"#;
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  ;; library calls (relocations in the file) without SSE4.1 / on baseline CPUs
+  (func (export "round") (param f64) (result f64)
+    (f64.add (f64.floor (local.get 0)) (f64.nearest (f64.mul (local.get 0) (f64.const 10))))))"#;
 
 fn expected_compute(n: i32) -> i32 {
     let mut sum = 0i32;
@@ -103,6 +107,28 @@ fn aot(config: &Config, wasm: &[u8], options: &AotOptions) -> Vec<u8> {
 fn small_aot() -> &'static [u8] {
     static FILE: OnceLock<Vec<u8>> = OnceLock::new();
     FILE.get_or_init(|| aot(&Config::new(), &small_wasm(), &AotOptions::default()))
+}
+
+/// The small module compiled for this host's architecture with Cranelift's
+/// baseline CPU features: its float rounding goes through library calls,
+/// so the file has relocations for the loader to apply.
+fn small_baseline_aot() -> &'static [u8] {
+    static FILE: OnceLock<Vec<u8>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let triple = if cfg!(target_arch = "aarch64") {
+            "aarch64-unknown-linux-gnu"
+        } else {
+            "x86_64-unknown-linux-gnu"
+        };
+        aot(
+            &Config::new(),
+            &small_wasm(),
+            &AotOptions {
+                target: Some(triple.into()),
+                ..Default::default()
+            },
+        )
+    })
 }
 
 /// A triple of the other 64-bit architecture than this host's.
@@ -163,6 +189,9 @@ fn run_small(engine: &Engine, module: &Module) {
         trap(load.call(&mut store, 65534).unwrap_err()),
         TrapCode::MemoryOutOfBounds
     );
+    let round = inst.get_typed_func::<f64, f64>(&mut store, "round").unwrap();
+    assert_eq!(round.call(&mut store, 2.75).unwrap(), 2.0 + 28.0);
+    assert_eq!(round.call(&mut store, -1.25).unwrap(), -2.0 - 12.0);
     assert_eq!(marks(), before + 1, "mark is called by the start function only");
 }
 
@@ -1220,6 +1249,27 @@ fn traps_and_relocations_out_of_range() {
         "relocs length",
         &["relocs section", "length is not a multiple of 24"],
     );
+    // PC-relative relocations whose displacement cannot be encoded (only
+    // known once the code is mapped: library calls are in the runtime).
+    let addend = |mut r: Vec<u8>, a: i64| {
+        r[16..24].copy_from_slice(&a.to_le_bytes());
+        r
+    };
+    let pc_rel = if cfg!(target_arch = "aarch64") { 4 } else { 2 };
+    let b = with_reloc(addend(reloc(0, pc_rel, 1, 0), 1 << 40));
+    refuse_malformed(
+        &engine,
+        &b,
+        "PC-relative relocation 2^40 away",
+        &["code entry 0: relocation at 0", "out of"],
+    );
+    let b = with_reloc(addend(reloc(0, pc_rel, 0, 1), i64::MIN));
+    refuse_malformed(
+        &engine,
+        &b,
+        "PC-relative library call 2^63 away",
+        &["code entry 0: relocation at 0", "out of"],
+    );
 }
 
 #[test]
@@ -1694,8 +1744,10 @@ fn classify(mutant: &[u8], valid: &[u8]) -> (Accepted, Vec<&'static str>) {
     (class, diff)
 }
 
-/// A deterministic mutation run over the small file: `KILN_AOT_MUTANTS`
-/// mutants (default 2000) from seed `KILN_AOT_SEED`, half of them with
+/// A deterministic mutation run over the small file (alternately the one
+/// for this CPU and the one for the baseline CPU, which has library-call
+/// relocations): `KILN_AOT_MUTANTS` mutants (default 2000) from seed
+/// `KILN_AOT_SEED`, half of them with
 /// the length and checksum fixed so that the checks behind the checksum
 /// are reached. The loader must return an `.aot` error or a module, never
 /// panic (each load runs under `catch_unwind`; the panicking mutants are
@@ -1710,7 +1762,7 @@ fn mutation_run() {
     let seed = env("KILN_AOT_SEED").unwrap_or(0x6b69_6c6e_0a07).max(1);
     let trace = std::env::var_os("KILN_AOT_MUTANT_TRACE").is_some();
     let engine = Engine::default();
-    let valid = small_aot();
+    let sources = [small_aot(), small_baseline_aot()];
     let mut rng = Rng(seed);
     let mut panics = Vec::new();
     let mut other_kinds = Vec::new();
@@ -1719,6 +1771,7 @@ fn mutation_run() {
     let mut changed = std::collections::BTreeMap::new();
     let started = std::time::Instant::now();
     for i in 0..count {
+        let valid = sources[i as usize % 2];
         let mut b = valid.to_vec();
         let mut ops = Vec::new();
         for _ in 0..1 + rng.below(3) {
@@ -1788,4 +1841,29 @@ fn mutation_run() {
     // The run reaches the checks behind the checksum.
     assert!(malformed > count / 20, "only {malformed} malformed of {count}");
     assert!(corrupt > count / 10, "only {corrupt} corrupt of {count}");
+}
+
+#[test]
+fn baseline_file_has_relocations_and_runs() {
+    let engine = Engine::default();
+    let file = AotFile::parse(small_baseline_aot()).unwrap();
+    // Calls to host functions go through wasm→array trampolines by
+    // absolute address; on x86-64 without SSE4.1, rounding is a library
+    // call.
+    assert!(
+        file.relocs.iter().any(|r| matches!(r.target, AotRelocTarget::Code(_))),
+        "{:?}",
+        file.relocs
+    );
+    if cfg!(target_arch = "x86_64") {
+        assert!(
+            file.relocs
+                .iter()
+                .any(|r| matches!(r.target, AotRelocTarget::LibCall(_))),
+            "{:?}",
+            file.relocs
+        );
+    }
+    let module = Module::from_aot_bytes(&engine, small_baseline_aot()).unwrap();
+    run_small(&engine, &module);
 }

@@ -156,6 +156,36 @@ pub enum TextSource<'a> {
     Bytes,
 }
 
+/// Refuses a PC-relative relocation whose displacement its instruction
+/// cannot encode. `AotFile::parse` checked every site and target index;
+/// the distance to a library call (in this runtime) or the addend's effect
+/// is known only once the code is mapped, and must be an `.aot` error
+/// rather than a failure of `NativeCode::link`.
+fn check_displacements(file: &AotFile<'_>, mem: &CodeMemory) -> Result<()> {
+    for i in 0..file.code.len() {
+        for r in file.entry_relocs(i) {
+            let target = match r.target {
+                AotRelocTarget::LibCall(lc) => crate::native::libcall_address(lc),
+                AotRelocTarget::Code(j) => mem.func_ptr(j as usize) as usize,
+            };
+            let site = mem.func_ptr(i) as i64 + i64::from(r.offset);
+            let delta = (target as i64).wrapping_add(r.addend).wrapping_sub(site);
+            let fits = match r.kind {
+                AotRelocKind::Abs8 => true,
+                AotRelocKind::X86PCRel4 | AotRelocKind::X86CallPCRel4 => i32::try_from(delta).is_ok(),
+                AotRelocKind::Arm64Call => delta % 4 == 0 && (-(1i64 << 27)..(1i64 << 27)).contains(&delta),
+            };
+            if !fits {
+                return Err(Error::aot(AotError::Malformed(format!(
+                    "code entry {i}: relocation at {} ({:?} to {:?}, addend {}): displacement {delta:#x} out of range",
+                    r.offset, r.kind, r.target, r.addend
+                ))));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Maps and links the code of a checked `file` (see the module
 /// documentation): one native entry and one array→wasm trampoline per
 /// defined function, in the order of `file.defined`.
@@ -172,6 +202,7 @@ pub fn load_code(file: &AotFile<'_>, source: TextSource<'_>) -> Result<NativeCod
         _ => CodeMemory::from_text(file.text, ranges),
     }
     .map_err(|e| Error::msg(format!("loading .aot code: {e}")))?;
+    check_displacements(file, &mem)?;
     let mut relocs: Vec<Vec<NativeReloc>> = Vec::with_capacity(file.code.len());
     for i in 0..file.code.len() {
         let rs = file.entry_relocs(i);
