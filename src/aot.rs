@@ -129,7 +129,14 @@ mod compiler {
             None => Compiler::native(copts),
             Some(t) => Compiler::for_target(t, copts),
         }
-        .map_err(|e| Error::unsupported(format!("aotc: {e}")))?;
+        .map_err(|e| {
+            let why = match e {
+                kiln_compiler::CompileError::Unsupported(m) => m,
+                e => e.to_string(),
+            };
+            let target = options.target.as_deref().unwrap_or("this host");
+            Error::unsupported(format!("aotc: cannot compile for {target}: {why} (this kiln's Cranelift has the x86_64 and aarch64 back ends)"))
+        })?;
 
         // Structurally equal types share trampolines: `shape[ty]` is the
         // first type index with the same signature.
