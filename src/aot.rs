@@ -120,6 +120,12 @@ mod compiler {
         let info = ModuleInfo::parse(wasm, config.features).map_err(Error::compile)?;
         let mut copts = compiler_options(config);
         copts.direct_calls = true;
+        // Trampolines are in the file's text: on x86-64 reference them
+        // PC-relatively (resolved by aotc, no load-time relocation). AArch64
+        // would need ADRP/ADD page relocations, which the format does not
+        // carry yet: absolute addresses patched at load there.
+        let target_is_x86_64 = options.target.as_deref().map_or(cfg!(target_arch = "x86_64"), |t| t.starts_with("x86_64"));
+        copts.trampolines_in_image = target_is_x86_64;
         copts.opt_level = match options.opt_level {
             AotOptLevel::None => OptLevel::None,
             AotOptLevel::Speed => OptLevel::Speed,

@@ -86,6 +86,7 @@ pub(crate) fn compiler_options(config: &Config) -> CompilerOptions {
         // tier-up.
         direct_calls: matches!(config.strategy, crate::Strategy::Jit | crate::Strategy::Aot),
         epoch_interruption: config.epoch_interruption,
+        trampolines_in_image: false,
     }
 }
 

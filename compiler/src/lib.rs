@@ -114,6 +114,13 @@ pub struct CompilerOptions {
     /// in a register and reloaded after calls). Without it, generated code
     /// cannot be interrupted.
     pub epoch_interruption: bool,
+    /// The wasm→array trampolines ([`RelocTarget::Trampoline`]) will be
+    /// laid out in the same code image as the functions (AOT): address
+    /// them PC-relatively (a colocated symbol: `lea` on x86-64), so the
+    /// image needs no load-time relocation for them. Without it (JIT: the
+    /// trampolines live in the engine's own mappings) they are absolute
+    /// 64-bit addresses (`Abs8`) the loader patches.
+    pub trampolines_in_image: bool,
 }
 
 impl Default for CompilerOptions {
@@ -126,6 +133,7 @@ impl Default for CompilerOptions {
             verifier: false,
             direct_calls: false,
             epoch_interruption: true,
+            trampolines_in_image: false,
         }
     }
 }

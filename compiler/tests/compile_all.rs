@@ -94,7 +94,7 @@ fn loop_offsets(info: &ModuleInfo, bytes: &[u8], def: u32) -> Vec<u32> {
 }
 
 fn options(bounds: BoundsChecks) -> CompilerOptions {
-    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, direct_calls: true, epoch_interruption: true }
+    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, direct_calls: true, epoch_interruption: true, trampolines_in_image: false }
 }
 
 const GUARD: BoundsChecks = BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 };

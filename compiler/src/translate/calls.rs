@@ -75,7 +75,7 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
                 let gv = self.b.create_global_value(ir::GlobalValueData::Symbol {
                     name: ir::ExternalName::User(name),
                     offset: 0.into(),
-                    colocated: false,
+                    colocated: self.opts.trampolines_in_image,
                     tls: false,
                 });
                 self.tramp_gvs.insert(ty, gv);
