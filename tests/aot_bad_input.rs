@@ -995,6 +995,31 @@ fn code_entries_out_of_range() {
         &["code entry 0: code 4294967295..8589934590 outside"],
     );
     assert!(len > 0);
+    // An entry without code (its entry point would be the next entry's
+    // code), and a file with no text at all.
+    let b = patch_section(valid, section::FUNCS, |f| {
+        wr_u32(f, code_entry_at(last) + ENTRY_TEXT_LEN, 0)
+    });
+    refuse_malformed(
+        &engine,
+        &b,
+        "empty code entry",
+        &[&format!("code entry {last}: no code (0 bytes at {start})")],
+    );
+    let mut layout = Layout::of(valid);
+    layout.section_mut(section::TEXT).clear();
+    let funcs = layout.section_mut(section::FUNCS);
+    for i in 0..n {
+        for field in [ENTRY_TEXT_START, ENTRY_TRAPS, ENTRY_RELOCS] {
+            wr_u64(funcs, code_entry_at(i) + field, 0);
+        }
+    }
+    refuse_malformed(
+        &engine,
+        &layout.build(),
+        "no text",
+        &["code entry 0: no code (0 bytes at 0)"],
+    );
     // Trap and relocation ranges past their tables.
     let b = patch_section(valid, section::FUNCS, |f| {
         wr_u32(f, code_entry_at(1) + ENTRY_TRAPS + 4, file.traps.len() as u32 + 1)

@@ -724,6 +724,11 @@ impl<'a> AotFile<'a> {
             if end > text.len() as u64 {
                 return Err(fail(format!("code {}..{end} outside the {}-byte text", e.text.0, text.len())));
             }
+            // Its entry point would be the next entry's code, or past the
+            // text (a page beyond the end of a mapped file).
+            if e.text.1 == 0 {
+                return Err(fail(format!("no code (0 bytes at {})", e.text.0)));
+            }
             if e.traps.0 as u64 + e.traps.1 as u64 > traps.len() as u64 {
                 return Err(fail(format!("trap entries {}+{} of {}", e.traps.0, e.traps.1, traps.len())));
             }
