@@ -419,7 +419,9 @@ pub fn register(
     }
     let mut funcs = Vec::with_capacity(code.len());
     for (i, (mut t, func_index)) in traps.into_iter().zip(func_indices).enumerate() {
-        t.sort_by_key(|&(off, _)| off);
+        if !t.is_sorted_by_key(|&(off, _)| off) {
+            t.sort_by_key(|&(off, _)| off);
+        }
         let range = code.func_range(i);
         if let Some(&(off, _)) = t.iter().find(|&&(off, _)| off as usize >= range.len()) {
             return Err(format!("function {i}: trap offset {off} outside its {} bytes", range.len()));

@@ -103,6 +103,7 @@ impl<'a> Reader<'a> {
         AotError::Malformed(format!("{} at byte {}: {}", self.what, self.pos, message.into()))
     }
     /// The next `n` bytes.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], AotError> {
         if n > self.remaining() {
             return Err(self.error(format!("{n} bytes needed, {} left", self.remaining())));
@@ -111,24 +112,30 @@ impl<'a> Reader<'a> {
         self.pos += n;
         Ok(s)
     }
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], AotError> {
         let s = self.take(N)?;
         let mut a = [0u8; N];
         a.copy_from_slice(s);
         Ok(a)
     }
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, AotError> {
         Ok(self.array::<1>()?[0])
     }
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, AotError> {
         Ok(u16::from_le_bytes(self.array()?))
     }
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, AotError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, AotError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
+    #[inline]
     pub fn i64(&mut self) -> Result<i64, AotError> {
         Ok(i64::from_le_bytes(self.array()?))
     }

@@ -671,12 +671,13 @@ impl<'a> AotFile<'a> {
         if !r.remaining().is_multiple_of(8) {
             return Err(r.error("length is not a multiple of 8"));
         }
+        // The hot loop of loading (one entry per trap site): fixed-size
+        // records read with `chunks_exact`, no per-field bounds checks.
         let mut traps = Vec::with_capacity(r.remaining() / 8);
-        while !r.is_at_end() {
-            let off = r.u32()?;
-            let code = r.u8()?;
-            r.take(3)?;
-            let code = TrapCode::from_u8(code).ok_or_else(|| r.error(format!("trap code {code}")))?;
+        for (k, rec) in r.take(r.remaining())?.chunks_exact(8).enumerate() {
+            let off = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let code = TrapCode::from_u8(rec[4])
+                .ok_or_else(|| AotError::Malformed(format!("traps section entry {k}: trap code {}", rec[4])))?;
             traps.push((off, code));
         }
         // Relocations.
@@ -735,12 +736,13 @@ impl<'a> AotFile<'a> {
             if e.relocs.0 as u64 + e.relocs.1 as u64 > relocs.len() as u64 {
                 return Err(fail(format!("relocations {}+{} of {}", e.relocs.0, e.relocs.1, relocs.len())));
             }
+            // Sorted and in range: then the last offset bounds them all.
             let t = &traps[e.trap_range()];
-            if let Some(&(off, _)) = t.iter().find(|&&(off, _)| off >= e.text.1) {
-                return Err(fail(format!("trap site {off} outside its {} bytes", e.text.1)));
-            }
-            if t.windows(2).any(|w| w[0].0 > w[1].0) {
+            if !t.is_sorted_by_key(|&(off, _)| off) {
                 return Err(fail("trap table not sorted".into()));
+            }
+            if let Some(&(off, _)) = t.last().filter(|&&(off, _)| off >= e.text.1) {
+                return Err(fail(format!("trap site {off} outside its {} bytes", e.text.1)));
             }
             for rel in &relocs[e.reloc_range()] {
                 if rel.offset as u64 + rel.kind.size() as u64 > e.text.1 as u64 {
@@ -754,11 +756,12 @@ impl<'a> AotFile<'a> {
             }
             code.push(e);
         }
-        let entry_of = |r: &Reader<'_>, k: u32, want: CodeKind, what: &str| -> Result<u32, AotError> {
+        // `what` names the referrer in the error (formatted only then).
+        let entry_of = |r: &Reader<'_>, k: u32, want: CodeKind, what: &dyn Fn() -> String| -> Result<u32, AotError> {
             match code.get(k as usize) {
                 Some(e) if e.kind == want => Ok(k),
-                Some(e) => Err(r.error(format!("{what}: entry {k} is a {:?}, not a {want:?}", e.kind))),
-                None => Err(r.error(format!("{what}: entry {k} of {}", code.len()))),
+                Some(e) => Err(r.error(format!("{}: entry {k} is a {:?}, not a {want:?}", what(), e.kind))),
+                None => Err(r.error(format!("{}: entry {k} of {}", what(), code.len()))),
             }
         };
         let ndef = r.count(8)?;
@@ -766,8 +769,8 @@ impl<'a> AotFile<'a> {
         for d in 0..ndef {
             let f = r.u32()?;
             let t = r.u32()?;
-            let f = entry_of(&r, f, CodeKind::Function, &format!("defined function {d}"))?;
-            let t = entry_of(&r, t, CodeKind::ArrayToWasm, &format!("defined function {d}'s trampoline"))?;
+            let f = entry_of(&r, f, CodeKind::Function, &|| format!("defined function {d}"))?;
+            let t = entry_of(&r, t, CodeKind::ArrayToWasm, &|| format!("defined function {d}'s trampoline"))?;
             defined.push((f, t));
         }
         let ntypes = r.count(4)?;
@@ -777,7 +780,7 @@ impl<'a> AotFile<'a> {
             type_trampolines.push(if t == NO_ENTRY {
                 None
             } else {
-                Some(entry_of(&r, t, CodeKind::WasmToArray, &format!("type {ty}'s trampoline"))?)
+                Some(entry_of(&r, t, CodeKind::WasmToArray, &|| format!("type {ty}'s trampoline"))?)
             });
         }
         r.finish()?;
