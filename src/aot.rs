@@ -280,7 +280,7 @@ mod compiler {
 }
 
 /// Loads a checked `.aot` image into a module of `engine`.
-fn load(engine: &Engine, bytes: &[u8], source: TextSource<'_>) -> Result<Module> {
+fn load(engine: &Engine, bytes: &[u8], source: TextSource) -> Result<Module> {
     let file = AotFile::parse(bytes).map_err(Error::aot)?;
     let config = &engine.inner.config;
     if let Err(e) = check_compat(&file.compat, &requirements(config)) {
@@ -313,22 +313,27 @@ impl Module {
         load(engine, bytes, TextSource::Bytes)
     }
 
-    /// Loads the `.aot` file at `path`, memory-mapping it (`memmap2`): the
-    /// code is mapped from the file (copy-on-write, read+execute after
-    /// linking). Errors as [`Module::from_aot_bytes`], plus I/O errors.
+    /// Loads the `.aot` file at `path`, memory-mapping it once (`memmap2`,
+    /// private, pages populated up front): the code runs in place from that
+    /// mapping (read+execute after linking, copy-on-write for the pages a
+    /// relocation patches), and the mapping lives as long as the module.
+    /// Errors as [`Module::from_aot_bytes`], plus I/O errors.
     ///
     /// The file must not be modified while the module lives (a truncated
     /// mapping faults, as for any mapped executable).
     pub fn from_aot_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
         let f = std::fs::File::open(path).map_err(|e| Error::msg(format!("cannot open {}: {e}", path.display())))?;
-        // SAFETY: the mapping is read-only and private; kiln never writes
-        // the file. Another process truncating or rewriting it while it is
-        // mapped could change the bytes under us; the checksum is verified
-        // on the mapped bytes before anything is used, and afterwards only
-        // the code pages (mapped again, privately) are used.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::msg(format!("cannot map {}: {e}", path.display())))?;
-        load(engine, &map, TextSource::File(&f))
+        // SAFETY: the mapping is private (copy-on-write) and read-only
+        // except for the text pages, which the loader makes writable only
+        // while relocating; kiln never writes the file. Another process
+        // truncating or rewriting the file while it is mapped could change
+        // unwritten pages under us (as for any mapped executable); the
+        // checksum is verified on the mapped bytes before anything is used.
+        let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&f) }
+            .map_err(|e| Error::msg(format!("cannot map {}: {e}", path.display())))?;
+        let map = std::sync::Arc::new(map);
+        load(engine, &map, TextSource::Mapped(map.clone()))
             .map_err(|e| if e.kind() == crate::ErrorKind::Aot { e } else { Error::msg(format!("{}: {e}", path.display())) })
     }
 }

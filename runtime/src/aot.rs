@@ -1,10 +1,10 @@
 //! Loading `.aot` files (`kiln_aot_format::aot`): the host-side checks of
 //! a file's compatibility record and the mapping and linking of its code.
 //!
-//! The file's text section is mapped **privately from the file** when its
-//! offset is page aligned (`CodeMemory::map_file`: pages no relocation
-//! touches stay shared with the page cache) or copied from bytes in memory
-//! (`CodeMemory::from_text`); relocations left in the file (library calls,
+//! The file is mapped once, privately and read-only; its text section is
+//! used in place when its offset is page aligned (`CodeMemory::in_file_map`:
+//! pages no relocation touches stay shared with the page cache), or copied
+//! (bytes in memory: `CodeMemory::from_text`); relocations left in the file (library calls,
 //! absolute addresses of its own code) are applied while the mapping is
 //! writable, then it becomes read+execute (never both) and its trap tables
 //! are registered with the signal handler's code registry — the same path
@@ -148,10 +148,11 @@ pub fn check_compat(compat: &Compat, req: &AotRequirements) -> std::result::Resu
 }
 
 /// Where the text section's bytes come from.
-pub enum TextSource<'a> {
-    /// The file is open: map the text from it (its offset in the file is
-    /// `AotFile::text_offset`, page aligned).
-    File(&'a std::fs::File),
+pub enum TextSource {
+    /// The parsed bytes are this mapping of the whole file (private,
+    /// read-only: `memmap2::MmapOptions::map_copy_read_only`): the code is
+    /// used in place (`CodeMemory::in_file_map`).
+    Mapped(std::sync::Arc<memmap2::Mmap>),
     /// Copy the text from the parsed bytes.
     Bytes,
 }
@@ -192,12 +193,16 @@ fn check_displacements(file: &AotFile<'_>, mem: &CodeMemory) -> Result<()> {
 ///
 /// # Errors
 /// A mapping failure or a relocation that does not fit.
-pub fn load_code(file: &AotFile<'_>, source: TextSource<'_>) -> Result<NativeCode> {
+pub fn load_code(file: &AotFile<'_>, source: TextSource) -> Result<NativeCode> {
     let ranges: Vec<_> = file.code.iter().map(|e| e.text_range()).collect();
     let page = rustix::param::page_size();
     let mem = match source {
-        TextSource::File(f) if file.text_offset.is_multiple_of(page) => {
-            CodeMemory::map_file(f, file.text_offset as u64, file.text.len(), ranges)
+        TextSource::Mapped(map)
+            if std::ptr::eq(map.as_ptr(), file.bytes.as_ptr())
+                && file.text_offset.is_multiple_of(page)
+                && !file.text.is_empty() =>
+        {
+            CodeMemory::in_file_map(map, file.text_offset, file.text.len(), ranges)
         }
         _ => CodeMemory::from_text(file.text, ranges),
     }

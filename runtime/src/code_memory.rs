@@ -89,6 +89,13 @@ pub struct CodeMemory {
     funcs: Vec<Range<usize>>,
     /// Whether [`CodeMemory::publish`] switched the mapping to RX.
     published: bool,
+    /// For code inside a mapped `.aot` file ([`CodeMemory::in_file_map`]):
+    /// the whole file's mapping, which owns the pages (unmapped when the
+    /// last reference goes, not by this `CodeMemory`).
+    file_map: Option<Arc<memmap2::Mmap>>,
+    /// Whether the pages are writable (always before publication, except
+    /// for code in a file mapping until the first relocation).
+    writable: bool,
 }
 
 // SAFETY: `CodeMemory` owns its mapping exclusively (nothing else aliases
@@ -135,7 +142,7 @@ impl CodeMemory {
         }
         .map_err(|e| format!("cannot map {mapped_len} bytes for code: {e}"))?
         .cast::<u8>();
-        let mem = CodeMemory { base, mapped_len, funcs, published: false };
+        let mem = CodeMemory { base, mapped_len, funcs, published: false, file_map: None, writable: true };
         for ((bytes, _), range) in functions.iter().zip(&mem.funcs) {
             // SAFETY: `range` lies inside the `mapped_len` read-write bytes
             // at `base` (laid out above), and `bytes` is a distinct Rust
@@ -145,37 +152,34 @@ impl CodeMemory {
         Ok(mem)
     }
 
-    /// Maps `len` bytes of `file` from byte `offset` (a multiple of the
-    /// page size) **privately** and read-write, as the code of functions at
-    /// the byte ranges `funcs` of that region (an `.aot` file's text
-    /// section). Pages that relocations do not patch stay shared with the
-    /// page cache; patched pages become private copies. Not executable
-    /// until [`publish`](Self::publish).
-    pub fn map_file(file: &std::fs::File, offset: u64, len: usize, funcs: Vec<Range<usize>>) -> Result<CodeMemory, String> {
+    /// Uses the `len` bytes at `offset` (a multiple of the page size) of
+    /// `map` — a whole `.aot` file mapped privately and read-only
+    /// (`memmap2::MmapOptions::map_copy_read_only`) — as the code of
+    /// functions at the byte ranges `funcs` of that region, without copying:
+    /// the pages stay read-only, become read-write at the first relocation
+    /// ([`apply`](Self::apply); a written page becomes a private copy, the
+    /// file never changes), and [`publish`](Self::publish) makes them
+    /// read+execute. Pages no relocation touches stay shared with the page
+    /// cache.
+    pub fn in_file_map(map: Arc<memmap2::Mmap>, offset: usize, len: usize, funcs: Vec<Range<usize>>) -> Result<CodeMemory, String> {
         let page = rustix::param::page_size();
-        if !offset.is_multiple_of(page as u64) {
+        let start = map.as_ptr() as usize + offset;
+        if !start.is_multiple_of(page) {
             return Err(format!("code at file offset {offset} is not page aligned"));
+        }
+        if len == 0 || offset.checked_add(len).is_none_or(|end| end > map.len()) {
+            return Err(format!("code at {offset} with {len} bytes is not inside the {}-byte file", map.len()));
         }
         if let Some(f) = funcs.iter().find(|f| f.start > f.end || f.end > len) {
             return Err(format!("function code {f:?} outside the {len}-byte text"));
         }
-        let mapped_len = align_up(len.max(1), page).ok_or("code size overflow")?;
-        // SAFETY: a fresh private mapping of the file at an address the
-        // kernel chooses aliases no Rust object; writes go to private
-        // copies of the pages, never to the file.
-        let base = unsafe {
-            rustix::mm::mmap(
-                core::ptr::null_mut(),
-                mapped_len,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::PRIVATE,
-                file,
-                offset,
-            )
-        }
-        .map_err(|e| format!("cannot map {len} bytes of code from the file: {e}"))?
-        .cast::<u8>();
-        Ok(CodeMemory { base, mapped_len, funcs, published: false })
+        // The mapping covers whole pages up to the file's last byte, and
+        // `start` is page aligned, so the rounded length stays inside it.
+        let mapped_len = align_up(len, page).ok_or("code size overflow")?;
+        let base = start as *mut u8;
+        // The pages stay read-only until a relocation needs to write
+        // (`apply` makes them writable then).
+        Ok(CodeMemory { base, mapped_len, funcs, published: false, file_map: Some(map), writable: false })
     }
 
     /// Copies `text` (an `.aot` file's text section, already laid out) into
@@ -211,6 +215,14 @@ impl CodeMemory {
         };
         let at = range.start.checked_add(offset as usize).filter(|at| at + size <= range.end);
         let at = at.ok_or_else(|| format!("relocation at {offset} outside function {func}"))?;
+        if !self.writable {
+            // SAFETY: `base..base + mapped_len` is the code's own range of
+            // a private mapping kept alive by `file_map`; no Rust reference
+            // into it exists (only addresses are handed out).
+            unsafe { rustix::mm::mprotect(self.base.cast(), self.mapped_len, MprotectFlags::READ | MprotectFlags::WRITE) }
+                .map_err(|e| format!("cannot make the mapped code writable for relocation: {e}"))?;
+            self.writable = true;
+        }
         // SAFETY: `at + size <= range.end <= mapped_len`, checked above.
         let site = unsafe { self.base.add(at) };
         let value = (target as i64).wrapping_add(addend);
@@ -296,6 +308,10 @@ impl CodeMemory {
 
 impl Drop for CodeMemory {
     fn drop(&mut self) {
+        if self.file_map.is_some() {
+            // The file's mapping owns the pages (`in_file_map`).
+            return;
+        }
         // SAFETY: our own mapping, unmapped once. Callers keep the
         // `CodeMemory` (via `Arc`, also held by the registry snapshots)
         // alive while any frame may run its code.
@@ -588,6 +604,42 @@ mod tests {
         let words = unsafe { core::slice::from_raw_parts(mem.func_ptr(0).cast::<u32>(), 2) };
         assert_eq!(words[0], 0x94000000 | 0x10);
         assert_eq!(words[1], 0x94000000 | (((-0x40i32) as u32) & 0x03ff_ffff));
+    }
+
+    /// Code used in place from a private read-only file mapping: made
+    /// writable only for its relocation, then read+execute; the file is
+    /// unchanged.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn code_in_a_file_mapping_is_relocated_and_runs_in_place() {
+        use std::io::Write;
+        let page = rustix::param::page_size();
+        let mut bytes = vec![0u8; page];
+        bytes.extend_from_slice(&[0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xc3]); // movabs rax, imm64; ret
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        // SAFETY: a private read-only mapping of our own temporary file.
+        let map = Arc::new(unsafe { memmap2::MmapOptions::new().map_copy_read_only(&file) }.unwrap());
+        let mut mem = CodeMemory::in_file_map(map.clone(), page, 11, vec![0..11]).unwrap();
+        assert_eq!(mem.func_ptr(0), map[page..].as_ptr());
+        if cfg!(target_os = "linux") {
+            assert_eq!(perms(mem.func_ptr(0) as usize), "r--");
+        }
+        mem.apply(0, 2, RelocKind::Abs8, 0x1234_5678_9abc_def0, 0).unwrap();
+        mem.publish().unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(perms(mem.func_ptr(0) as usize), "r-x");
+        }
+        // SAFETY: the entry is `movabs rax, imm64; ret`, relocated above,
+        // published RX; `mem` (and the mapping) outlive the call.
+        let f: extern "C" fn() -> u64 = unsafe { core::mem::transmute(mem.func_ptr(0)) };
+        assert_eq!(f(), 0x1234_5678_9abc_def0);
+        let mut on_disk = Vec::new();
+        std::io::Seek::rewind(&mut file).unwrap();
+        std::io::Read::read_to_end(&mut file, &mut on_disk).unwrap();
+        assert_eq!(on_disk, bytes, "the file is never written");
+        assert!(CodeMemory::in_file_map(map.clone(), 1, 4, vec![0..4]).is_err(), "unaligned");
+        assert!(CodeMemory::in_file_map(map, page, page + 1, vec![]).is_err(), "beyond the file");
     }
 
     /// Relocations as Cranelift emits them, executed: an absolute 64-bit

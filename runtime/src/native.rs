@@ -131,7 +131,7 @@ impl NativeCode {
     }
 
     /// Finishes code already in `mem` (laid out, writable; e.g. mapped
-    /// from an `.aot` file, [`CodeMemory::map_file`]): applies
+    /// from an `.aot` file, [`CodeMemory::in_file_map`]): applies
     /// `relocs(i)` to each function `i`, publishes it read+execute and
     /// registers `traps[i]` and `func_indices[i]`; `defined` and
     /// `trampolines` as for [`NativeCode::load`].

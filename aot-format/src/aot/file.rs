@@ -576,6 +576,8 @@ pub struct AotFile<'a> {
     pub relocs: Vec<AotReloc>,
     /// Bytes of the metadata section (decoded by [`AotFile::module_info`]).
     pub metadata: &'a [u8],
+    /// The whole file.
+    pub bytes: &'a [u8],
 }
 
 /// Reads just the header's format version and flags and checks the magic
@@ -800,6 +802,7 @@ impl<'a> AotFile<'a> {
             traps,
             relocs,
             metadata,
+            bytes,
         })
     }
 
