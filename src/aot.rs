@@ -24,29 +24,7 @@ use kiln_runtime::aot::{check_compat, AotRequirements, TextSource};
 use kiln_runtime::RuntimeModule;
 use std::path::Path;
 
-/// Cranelift optimisation level for [`compile`] (`aotc --opt-level`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum AotOptLevel {
-    /// No optimisation (`none`): fastest compilation.
-    None,
-    /// Optimise for speed (`speed`, the default; what the JIT uses).
-    #[default]
-    Speed,
-    /// Optimise for speed and size (`speed_and_size`).
-    SpeedAndSize,
-}
-
-impl std::str::FromStr for AotOptLevel {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<AotOptLevel> {
-        Ok(match s {
-            "none" => AotOptLevel::None,
-            "speed" => AotOptLevel::Speed,
-            "speed_and_size" => AotOptLevel::SpeedAndSize,
-            _ => return Err(Error::msg(format!("unknown optimisation level `{s}` (expected none, speed or speed_and_size)"))),
-        })
-    }
-}
+pub use kiln_aot_format::aot::file::AotOptLevel;
 
 /// Options of [`compile`] beyond the engine configuration.
 #[derive(Clone, Debug, Default)]
@@ -95,7 +73,7 @@ pub fn compile(config: &Config, wasm: &[u8], options: &AotOptions) -> Result<Vec
     #[cfg(not(feature = "cranelift"))]
     {
         let _ = (config, wasm, options);
-        Err(Error::unsupported("this build of kiln has no compiler (built without the `cranelift` feature): it can only load .aot files"))
+        Err(Error::unsupported(crate::config::NO_COMPILER))
     }
 }
 
@@ -150,14 +128,9 @@ mod compiler {
         let shape: Vec<u32> = info.types.iter().enumerate().map(|(i, t)| *first.entry(t).or_insert(i as u32)).collect();
         let ndef = info.num_defined_funcs() as usize;
         let def_type = |d: usize| info.functions[info.func_index(DefinedFuncIndex(d as u32)).index()].0;
-        let mut array_slot: HashMap<u32, usize> = HashMap::new();
-        let mut array_types: Vec<u32> = Vec::new();
+        let (mut array_slot, mut array_types) = (HashMap::new(), Vec::new());
         for d in 0..ndef {
-            let s = shape[def_type(d) as usize];
-            array_slot.entry(s).or_insert_with(|| {
-                array_types.push(s);
-                array_types.len() - 1
-            });
+            intern(&mut array_slot, &mut array_types, shape[def_type(d) as usize]);
         }
         let threads = match options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -176,16 +149,12 @@ mod compiler {
             r.map_err(|e| aot_compile_error(e, &what(job)))
         })?;
         // wasm→array trampolines for the types compiled calls fall back on.
-        let mut w2a_slot: HashMap<u32, usize> = HashMap::new();
-        let mut w2a_types: Vec<u32> = Vec::new();
+        let (mut w2a_slot, mut w2a_types) = (HashMap::new(), Vec::new());
         for f in &compiled {
             for r in &f.relocs {
                 if let RelocTarget::Trampoline(ty) = r.target {
                     let s = *shape.get(ty as usize).ok_or_else(|| Error::msg(format!("aotc: trampoline for type {ty}")))?;
-                    w2a_slot.entry(s).or_insert_with(|| {
-                        w2a_types.push(s);
-                        w2a_types.len() - 1
-                    });
+                    intern(&mut w2a_slot, &mut w2a_types, s);
                 }
             }
         }
@@ -246,11 +215,7 @@ mod compiler {
             os,
             pointer_bytes: compiler.pointer_bytes(),
             cpu_features: compiler.cpu_features(),
-            opt_level: match options.opt_level {
-                AotOptLevel::None => kiln_aot_format::aot::file::AotOptLevel::None,
-                AotOptLevel::Speed => kiln_aot_format::aot::file::AotOptLevel::Speed,
-                AotOptLevel::SpeedAndSize => kiln_aot_format::aot::file::AotOptLevel::SpeedAndSize,
-            },
+            opt_level: options.opt_level,
             bounds: bounds_of(config),
             epoch_interruption: config.epoch_interruption,
             wasm_features: config.features.0.bits(),
@@ -269,6 +234,15 @@ mod compiler {
             text_align: if arch == "aarch64" { 65536 } else { 4096 },
         };
         write_aot(&input).map_err(|e| Error::msg(format!("aotc: {e}")))
+    }
+
+    /// The slot of type `ty` in `types` (the trampolines to compile, in
+    /// first-use order), appending it the first time.
+    fn intern(slots: &mut HashMap<u32, usize>, types: &mut Vec<u32>, ty: u32) -> usize {
+        *slots.entry(ty).or_insert_with(|| {
+            types.push(ty);
+            types.len() - 1
+        })
     }
 
     fn aot_compile_error(e: kiln_compiler::CompileError, what: &str) -> Error {
@@ -341,6 +315,13 @@ impl Module {
 /// Whether `bytes` start like an `.aot` file.
 pub fn is_aot(bytes: &[u8]) -> bool {
     bytes.starts_with(&kiln_aot_format::aot::file::MAGIC)
+}
+
+/// Whether the file at `path` starts like an `.aot` file (reads its first
+/// 8 bytes; `false` if it cannot be read).
+pub fn is_aot_file(path: &Path) -> bool {
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok_and(|()| is_aot(&magic))
 }
 
 /// A human-readable description of an `.aot` file: header, compatibility

@@ -115,11 +115,7 @@ impl Module {
     /// [`Module::from_aot_file`].
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
-        let mut magic = [0u8; 8];
-        let is_aot = std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-            .is_ok_and(|()| crate::aot::is_aot(&magic));
-        if is_aot {
+        if crate::aot::is_aot_file(path) {
             return Module::from_aot_file(engine, path);
         }
         let bytes = std::fs::read(path).map_err(|e| Error::msg(format!("cannot read {}: {e}", path.display())))?;

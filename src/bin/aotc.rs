@@ -55,7 +55,7 @@ struct Cli {
 }
 
 fn parse_opt(s: &str) -> Result<AotOptLevel, String> {
-    s.parse().map_err(|e: kiln::Error| e.to_string())
+    s.parse()
 }
 
 fn parse_on_off(s: &str) -> Result<bool, String> {

@@ -477,11 +477,7 @@ fn run(args: &RunArgs, main_module: &mut Option<Module>) -> anyhow::Result<()> {
 /// Reads and compiles the module at `path`, or maps it if it is an `.aot`
 /// file (`aotc`'s output).
 fn load_module(engine: &Engine, path: &Path) -> anyhow::Result<Module> {
-    let mut magic = [0u8; 8];
-    let is_aot = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok_and(|()| kiln::aot::is_aot(&magic));
-    if is_aot {
+    if kiln::aot::is_aot_file(path) {
         return Module::from_aot_file(engine, path).with_context(|| format!("cannot load {}", path.display()));
     }
     let bytes = read_module_bytes(path)?;

@@ -153,12 +153,30 @@ pub struct CodeInput<'a> {
     pub relocs: Vec<AotReloc>,
 }
 
-/// Cranelift optimisation level recorded in [`Compat`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// Cranelift optimisation level of the code (`aotc --opt-level`), recorded
+/// in [`Compat`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum AotOptLevel {
+    /// No optimisation (`none`): fastest compilation.
     None = 0,
+    /// Optimise for speed (`speed`, the default; what the JIT uses).
+    #[default]
     Speed = 1,
+    /// Optimise for speed and size (`speed_and_size`).
     SpeedAndSize = 2,
+}
+
+impl std::str::FromStr for AotOptLevel {
+    type Err = String;
+    /// `none`, `speed` or `speed_and_size` (Cranelift's `opt_level` names).
+    fn from_str(s: &str) -> Result<AotOptLevel, String> {
+        Ok(match s {
+            "none" => AotOptLevel::None,
+            "speed" => AotOptLevel::Speed,
+            "speed_and_size" => AotOptLevel::SpeedAndSize,
+            _ => return Err(format!("unknown optimisation level `{s}` (expected none, speed or speed_and_size)")),
+        })
+    }
 }
 
 /// How the code bounds-checks linear memory (FORMAT.md, `compat`).
