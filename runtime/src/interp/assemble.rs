@@ -169,9 +169,28 @@ pub(crate) fn is_cond_branch(i: &Instr) -> Option<u32> {
     }
 }
 
+/// Which instructions are entries of a `br_table`: the `len + 1` branches
+/// after each `BrTable`, which `h::br_table` indexes as consecutive ops, so
+/// each must stay exactly one op.
+fn table_entries(code: &[Instr]) -> Vec<bool> {
+    let mut entry = vec![false; code.len()];
+    for (i, instr) in code.iter().enumerate() {
+        if let Instr::BrTable { len, .. } = *instr {
+            for e in entry.iter_mut().skip(i + 1).take(len as usize + 1) {
+                *e = true;
+            }
+        }
+    }
+    entry
+}
+
 /// For a back-edge `Br` at `i` that lands on a loop-exit test, the index
-/// of that test.
-fn rotatable(code: &[Instr], i: usize) -> Option<usize> {
+/// of that test. A `br_table` entry is never rotated: rotation makes two
+/// ops of one branch, and the table's entries must stay one op each.
+fn rotatable(code: &[Instr], i: usize, table_entry: &[bool]) -> Option<usize> {
+    if table_entry[i] {
+        return None;
+    }
     let Instr::Br { target } = code[i] else { return None };
     let mut t = target as usize;
     if t > i {
@@ -248,11 +267,12 @@ pub(crate) fn is_dropped(code: &[Instr], i: usize) -> bool {
 /// of the op that runs first from there.
 pub(crate) fn assemble(code: &[Instr]) -> (Box<[Op]>, Vec<u32>) {
     let is_target = branch_targets(code);
+    let table_entry = table_entries(code);
     let mut new_index = Vec::with_capacity(code.len() + 1);
     let mut n = 0u32;
     for i in 0..code.len() {
         new_index.push(n);
-        if rotatable(code, i).is_some() {
+        if rotatable(code, i, &table_entry).is_some() {
             n += 2;
         } else if !dropped(code, i) {
             n += 1;
@@ -270,7 +290,7 @@ pub(crate) fn assemble(code: &[Instr]) -> (Box<[Op]>, Vec<u32>) {
             Some(Instr::Aux { a, .. }) => *a,
             _ => 0,
         };
-        if let Some(test) = rotatable(code, i) {
+        if let Some(test) = rotatable(code, i, &table_entry) {
             let mut inverted = super::translate::negate_cmp(code[test]);
             let exit = is_cond_branch(&code[test]).expect("a conditional branch");
             super::translate::set_target(&mut inverted, test as u32 + 1);

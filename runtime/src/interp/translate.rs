@@ -537,6 +537,11 @@ impl Translator<'_> {
     }
 
     /// Emits the function's return of the top values.
+    ///
+    /// Leaves the operand stack's description untouched: a return is often
+    /// emitted on one path only (`br_if 0`, a `br_table` stub), and the
+    /// fall-through path must still see its lazy operands (constants,
+    /// locals) as lazy, because the copies below never ran on it.
     fn emit_return(&mut self) {
         let n = self.ctrl[0].results;
         match n {
@@ -548,7 +553,17 @@ impl Translator<'_> {
                 self.emit(Instr::Return1 { src });
             }
             _ => {
-                self.materialize_top(n);
+                // `ReturnN` reads `n` consecutive slots: copy each lazy
+                // operand into its canonical temp slot. That slot belongs to
+                // no other live value (a temp only ever sits in its own
+                // canonical slot), so the copies cannot clobber a source.
+                let len = self.stack.len();
+                for idx in len - n as usize..len {
+                    if self.stack[idx] != Operand::Temp {
+                        let src = self.slot_at(idx);
+                        self.emit(Instr::Copy { dst: self.temps + idx as u32, src });
+                    }
+                }
                 let src = self.temps + self.height() - n;
                 self.emit(Instr::ReturnN { src, n });
             }
