@@ -341,8 +341,9 @@ fn run_embedded(case: &Case, tier: Strategy, work: &Path) -> (Vec<u8>, i32) {
 
 /// The embedding API gives the same results as the native build, with
 /// in-memory stdio: stdin transformed, arguments and environment from the
-/// builder, a file-system program in a preopen, and exit statuses from
-/// `Error::exit_code`.
+/// builder, a file-system program in a preopen, exit statuses from
+/// `Error::exit_code`, and a `wasi_unstable` (preview0) program linked by
+/// the same `kiln::wasi::add_to_linker`.
 #[test]
 fn programs_through_the_embedding_api() {
     let tiers = available_tiers("programs (embedding)");
@@ -356,6 +357,7 @@ fn programs_through_the_embedding_api() {
             "files",
             "exit-7",
             "return-42",
+            "preview0",
         ] {
             let case = cases
                 .iter()

@@ -993,3 +993,40 @@ fn context_inside_embedder_state() {
         assert!(kiln::wasi::add_to_linker(&mut linker, |s: &mut State| &mut s.wasi).is_err());
     });
 }
+
+/// `wasi_unstable` (preview0): every one of its functions links with its
+/// witx core signature (the same as preview1's) in every tier, through
+/// `add_to_linker` and through `add_preview0_to_linker` alone; there is no
+/// `sock_accept`. (Its behaviour is covered by the runtime's unit tests and
+/// the `preview0` C program of tests/programs.)
+#[test]
+fn preview0_links_every_function() {
+    let names = kiln::wasi::preview0::FUNCTIONS;
+    assert_eq!(names.len(), SIGNATURES.len() - 1);
+    let mut wat = String::from("(module\n");
+    for name in names {
+        let (_, params) = SIGNATURES.iter().find(|(n, _)| *n == name).expect("a preview1 function");
+        let result = if name == "proc_exit" { "" } else { "(result i32)" };
+        wat += &format!("  (import \"wasi_unstable\" \"{name}\" (func (param {params}) {result}))\n");
+    }
+    wat += "  (memory (export \"memory\") 1))";
+    let accept = r#"(module (import "wasi_unstable" "sock_accept" (func (param i32 i32 i32) (result i32))))"#;
+    let preview1 = r#"(module (import "wasi_snapshot_preview1" "fd_close" (func (param i32) (result i32))))"#;
+    for_each_tier("preview0_links_every_function", |tier| {
+        let engine = engine(tier);
+        let module = Module::new(&engine, &wat).unwrap();
+        let mut both = Linker::new(&engine);
+        kiln::wasi::add_to_linker(&mut both, |c: &mut WasiCtx| c).unwrap();
+        let mut p0 = Linker::new(&engine);
+        kiln::wasi::add_preview0_to_linker(&mut p0, |c: &mut WasiCtx| c).unwrap();
+        for linker in [&both, &p0] {
+            let mut store = Store::new(&engine, WasiCtxBuilder::new().build());
+            linker.instantiate(&mut store, &module).expect("every preview0 import resolves with matching types");
+            let err = linker.instantiate(&mut store, &Module::new(&engine, accept).unwrap()).unwrap_err();
+            assert!(err.to_string().contains("wasi_unstable::sock_accept"), "{err}");
+        }
+        let mut store = Store::new(&engine, WasiCtxBuilder::new().build());
+        assert!(p0.instantiate(&mut store, &Module::new(&engine, preview1).unwrap()).is_err(), "preview0 only");
+        assert!(both.instantiate(&mut store, &Module::new(&engine, preview1).unwrap()).is_ok());
+    });
+}

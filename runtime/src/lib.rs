@@ -22,7 +22,8 @@
 //! * [`traphandlers`]: signal handlers turning faults in native wasm into
 //!   traps ([`traphandlers::catch_traps`]).
 //! * [`error`]: the public `Error` and `Trap` types.
-//! * [`wasi`]: WASI preview1 over a context and guest memory.
+//! * [`wasi`]: WASI preview1 over a context and guest memory, and preview0
+//!   (`wasi_unstable`) translated onto it.
 //!
 //! `unsafe` code is confined to the VM-facing modules (instance, memory,
 //! interp, host, libcalls, store, code_memory, traphandlers); every block

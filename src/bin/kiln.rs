@@ -5,10 +5,11 @@
 //!   [--env K[=V]]... [--preload NAME=FILE]... [--invoke NAME] FILE [ARGS...]`
 //!   loads a module (binary `.wasm`, or `.wat` text when the file does not
 //!   start with the `\0asm` magic) and instantiates it with WASI preview1
-//!   (`wasi_snapshot_preview1`) and the `--preload`ed modules available as
-//!   imports. Without `--invoke` it runs the WASI command's `_start` with
-//!   argv = FILE (as given) followed by `ARGS`; everything after FILE goes to
-//!   the program, even words that look like kiln options. With `--invoke
+//!   (`wasi_snapshot_preview1`), WASI preview0 (`wasi_unstable`, over the
+//!   same context) and the `--preload`ed modules available as imports.
+//!   Without `--invoke` it runs the WASI command's `_start` with argv = FILE
+//!   (as given) followed by `ARGS`; everything after FILE goes to the
+//!   program, even words that look like kiln options. With `--invoke
 //!   NAME` it calls the export `NAME` with `ARGS` parsed by the function's
 //!   parameter types and prints each result on its own line. The guest's
 //!   stdin, stdout and stderr are kiln's; it sees only the `--dir`

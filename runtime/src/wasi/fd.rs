@@ -259,9 +259,14 @@ pub fn fd_sync(ctx: &mut WasiCtx, fd: u32) -> WasiResult<()> {
 pub fn fd_fdstat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(buf, FDSTAT_SIZE)?;
+    mem.write(buf, &fdstat(ctx, fd)?.encode())
+}
+
+/// The [`Fdstat`] of `fd` (the body of [`fd_fdstat_get`], shared with
+/// preview0, which encodes it with fewer rights).
+pub(crate) fn fdstat(ctx: &WasiCtx, fd: u32) -> WasiResult<Fdstat> {
     let e = ctx.table.get_ref(fd)?;
-    let st = Fdstat { filetype: e.filetype(), flags: e.flags, rights_base: e.base, rights_inheriting: e.inheriting };
-    mem.write(buf, &st.encode())
+    Ok(Fdstat { filetype: e.filetype(), flags: e.flags, rights_base: e.base, rights_inheriting: e.inheriting })
 }
 
 /// `fd_fdstat_set_flags(fd, flags: u16)`: sets `fdflags`; needs
@@ -309,15 +314,20 @@ pub fn fd_fdstat_set_rights(ctx: &mut WasiCtx, fd: u32, base: u64, inheriting: u
 pub fn fd_filestat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(buf, FILESTAT_SIZE)?;
+    mem.write(buf, &filestat(ctx, fd)?.encode())
+}
+
+/// The [`Filestat`] of `fd` after the rights check (the body of
+/// [`fd_filestat_get`], shared with preview0's 56-byte encoding).
+pub(crate) fn filestat(ctx: &WasiCtx, fd: u32) -> WasiResult<Filestat> {
     let e = ctx.table.get_ref(fd)?;
     e.require(rights::FD_FILESTAT_GET)?;
     let ft = e.filetype();
-    let st = match (&e.kind, e.host_fd()) {
+    Ok(match (&e.kind, e.host_fd()) {
         (Kind::File(_) | Kind::Dir(_), Some(h)) => fd_stat(h, None)?,
         (_, Some(h)) => fd_stat(h, Some(ft))?,
         (_, None) => Filestat { filetype: ft, ..Filestat::default() },
-    };
-    mem.write(buf, &st.encode())
+    })
 }
 
 /// `fd_filestat_set_size(fd, size: u64)`: truncates or extends a file;

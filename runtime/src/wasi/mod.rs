@@ -1,17 +1,22 @@
 //! WASI preview1 (`wasi_snapshot_preview1`) as plain Rust over a
-//! [`WasiCtx`] and a guest's linear memory.
+//! [`WasiCtx`] and a guest's linear memory, and preview0
+//! (`wasi_unstable`) as a translation layer over it.
 //!
 //! Every function of the preview1 witx is in [`preview1`], named as in the
 //! spec, taking `(ctx, memory, params...)` and returning
-//! `Result<_, Errno>`; the `kiln` crate's `kiln::wasi::add_to_linker`
-//! registers them as host functions (so they run unchanged from every
-//! tier). This module has no notion of a linker or a store.
+//! `Result<_, Errno>`; [`preview0`] has every `wasi_unstable` function the
+//! same way (re-exported where the two agree, translated where their types
+//! differ). The `kiln` crate's `kiln::wasi::add_to_linker` registers both
+//! as host functions (so they run unchanged from every tier). This module
+//! has no notion of a linker or a store.
 //!
 //! * [`ctx`]: [`WasiCtx`], [`WasiCtxBuilder`], [`MemoryOutputPipe`].
 //! * [`abi`]: [`Errno`] and the preview1 constants and struct layouts.
 //! * [`mem`]: bounds-checked guest memory access (bad pointers are
 //!   `EFAULT`, never a host fault).
 //! * [`fd`], [`path`], [`poll`], [`proc`], [`sock`]: the functions.
+//! * [`preview0`]: the `wasi_unstable` differences (`filestat`, `whence`,
+//!   `subscription`, rights).
 //!
 //! Files are reached only through preopened directories, resolved with
 //! cap-std so nothing outside them is reachable; descriptor rights are
@@ -23,6 +28,7 @@ pub mod fd;
 pub mod mem;
 pub mod path;
 pub mod poll;
+pub mod preview0;
 pub mod proc;
 pub mod sock;
 

@@ -69,11 +69,26 @@ pub fn path_filestat_get(
 ) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     mem.check(buf, FILESTAT_SIZE)?;
+    let st = path_filestat(ctx, &mem, fd, flags, path, path_len)?;
+    mem.write(buf, &st.encode())
+}
+
+/// The [`Filestat`] of `path` under `fd` (the body of
+/// [`path_filestat_get`] after the result pointer's check, shared with
+/// preview0's 56-byte encoding).
+pub(crate) fn path_filestat(
+    ctx: &WasiCtx,
+    mem: &GuestMemory<'_>,
+    fd: u32,
+    flags: u32,
+    path: u32,
+    path_len: u32,
+) -> WasiResult<Filestat> {
     let follow = follow(flags)?;
-    let path = mem.str(path, path_len)?.to_string();
+    let path = mem.str(path, path_len)?;
     let (dir, _) = dir_of(ctx, fd, rights::PATH_FILESTAT_GET)?;
-    let m = if follow { dir.metadata(&path)? } else { dir.symlink_metadata(&path)? };
-    mem.write(buf, &filestat(&m).encode())
+    let m = if follow { dir.metadata(path)? } else { dir.symlink_metadata(path)? };
+    Ok(filestat(&m))
 }
 
 fn system_time_spec(t: TimeSpec) -> WasiResult<Option<SystemTimeSpec>> {

@@ -80,6 +80,56 @@ fn readable_bytes(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
     rustix::io::ioctl_fionread(fd).unwrap_or(1)
 }
 
+/// One decoded `subscription`: what preview1 and preview0 share (they
+/// differ only in layout, see [`decode_subscription`] and
+/// `super::preview0`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Subscription {
+    /// `subscription::userdata`, returned in the event.
+    pub(crate) userdata: u64,
+    pub(crate) kind: SubscriptionKind,
+}
+
+/// The variant of a [`Subscription`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SubscriptionKind {
+    /// `eventtype::clock`: clock `id`, `timeout` in nanoseconds, `flags`
+    /// (`subclockflags`). The `precision` is a hint and not kept.
+    Clock { id: u32, timeout: u64, flags: u16 },
+    /// `eventtype::fd_read` (`write: false`) or `eventtype::fd_write`.
+    Fd { fd: u32, write: bool },
+}
+
+impl SubscriptionKind {
+    /// The `eventtype` of the variant.
+    fn eventtype(self) -> u8 {
+        match self {
+            SubscriptionKind::Clock { .. } => event::CLOCK,
+            SubscriptionKind::Fd { write: false, .. } => event::FD_READ,
+            SubscriptionKind::Fd { write: true, .. } => event::FD_WRITE,
+        }
+    }
+}
+
+/// Decodes the 48-byte preview1 `subscription` at `at` (layout in
+/// [`SUBSCRIPTION_SIZE`]); `EINVAL` for an unknown tag.
+pub(crate) fn decode_subscription(mem: &GuestMemory<'_>, at: u32) -> WasiResult<Subscription> {
+    let field = |off: u32| at.checked_add(off).ok_or(Errno::Fault);
+    let userdata = mem.read_u64(at)?;
+    let kind = match mem.read_u8(field(8)?)? {
+        event::CLOCK => SubscriptionKind::Clock {
+            id: mem.read_u32(field(16)?)?,
+            timeout: mem.read_u64(field(24)?)?,
+            flags: mem.read_u16(field(40)?)?,
+        },
+        ty @ (event::FD_READ | event::FD_WRITE) => {
+            SubscriptionKind::Fd { fd: mem.read_u32(field(16)?)?, write: ty == event::FD_WRITE }
+        }
+        _ => return Err(Errno::Inval),
+    };
+    Ok(Subscription { userdata, kind })
+}
+
 /// `poll_oneoff(in, out, nsubscriptions, nevents)`: waits until at least
 /// one of the `nsubscriptions` 48-byte subscriptions at `in` is ready,
 /// writes a 32-byte event for each ready one to `out` and their count to
@@ -103,38 +153,61 @@ pub fn poll_oneoff(
     nsubscriptions: u32,
     nevents: u32,
 ) -> WasiResult<()> {
+    poll_oneoff_with(ctx, mem, input, output, nsubscriptions, nevents, SUBSCRIPTION_SIZE, decode_subscription)
+}
+
+/// [`poll_oneoff`] over subscriptions of `sub_size` bytes read by `decode`
+/// (preview0's are 56 bytes); the events are the same 32 bytes in both.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn poll_oneoff_with(
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    input: u32,
+    output: u32,
+    nsubscriptions: u32,
+    nevents: u32,
+    sub_size: u32,
+    decode: fn(&GuestMemory<'_>, u32) -> WasiResult<Subscription>,
+) -> WasiResult<()> {
     let mut mem = GuestMemory::new(mem);
     if nsubscriptions == 0 {
         return Err(Errno::Inval);
     }
     mem.check(nevents, 4)?;
-    let in_range = mem.array_range(input, nsubscriptions, SUBSCRIPTION_SIZE)?;
+    mem.array_range(input, nsubscriptions, sub_size)?;
     let out_start = mem.array_range(output, nsubscriptions, EVENT_SIZE)?.start;
-    let _ = in_range;
-    let start = Instant::now();
+    let out_start = u32::try_from(out_start).map_err(|_| Errno::Fault)?;
     let mut subs = Vec::with_capacity(nsubscriptions as usize);
     for i in 0..nsubscriptions {
-        let at = input + i * SUBSCRIPTION_SIZE;
-        let userdata = mem.read_u64(at)?;
-        let ty = mem.read_u8(at + 8)?;
-        let wait = match ty {
-            event::CLOCK => {
-                let id = mem.read_u32(at + 16)?;
-                let timeout = mem.read_u64(at + 24)?;
-                let flags = mem.read_u16(at + 40)?;
-                match clock_deadline(id, timeout, flags, start) {
+        // In range: the whole array was checked above.
+        subs.push(decode(&mem, input + i * sub_size)?);
+    }
+    let mut count = 0u32;
+    for (userdata, ty, (err, nbytes, flags)) in poll(ctx, &subs)? {
+        mem.write(out_start + count * EVENT_SIZE, &encode_event(userdata, err, ty, nbytes, flags))?;
+        count += 1;
+    }
+    mem.write_u32(nevents, count)
+}
+
+/// Waits for `subs` (at least one) as [`poll_oneoff`] describes; returns
+/// `(userdata, eventtype, (errno, nbytes, flags))` for each that is ready,
+/// in subscription order.
+fn poll(ctx: &mut WasiCtx, subs: &[Subscription]) -> WasiResult<Vec<(u64, u8, (Errno, u64, u16))>> {
+    let start = Instant::now();
+    let subs: Vec<Sub> = subs
+        .iter()
+        .map(|s| {
+            let wait = match s.kind {
+                SubscriptionKind::Clock { id, timeout, flags } => match clock_deadline(id, timeout, flags, start) {
                     Ok(t) => Wait::Clock(t),
                     Err(e) => Wait::Ready(e, 0, 0),
-                }
-            }
-            event::FD_READ | event::FD_WRITE => {
-                let fd = mem.read_u32(at + 16)?;
-                fd_wait(ctx, fd, ty == event::FD_WRITE)
-            }
-            _ => return Err(Errno::Inval),
-        };
-        subs.push(Sub { userdata, ty, wait });
-    }
+                },
+                SubscriptionKind::Fd { fd, write } => fd_wait(ctx, fd, write),
+            };
+            Sub { userdata: s.userdata, ty: s.kind.eventtype(), wait }
+        })
+        .collect();
 
     // Block only when nothing is ready yet.
     let any_ready = subs.iter().any(|s| matches!(s.wait, Wait::Ready(..)));
@@ -197,15 +270,7 @@ pub fn poll_oneoff(
             break;
         }
     }
-    let mut count = 0u32;
-    for (s, f) in subs.iter().zip(fired) {
-        if let Some((err, nbytes, flags)) = f {
-            let at = u32::try_from(out_start).map_err(|_| Errno::Fault)? + count * EVENT_SIZE;
-            mem.write(at, &encode_event(s.userdata, err, s.ty, nbytes, flags))?;
-            count += 1;
-        }
-    }
-    mem.write_u32(nevents, count)
+    Ok(subs.iter().zip(fired).filter_map(|(s, f)| f.map(|f| (s.userdata, s.ty, f))).collect())
 }
 
 /// How an fd subscription waits.
