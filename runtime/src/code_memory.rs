@@ -502,6 +502,8 @@ pub fn lookup_func(pc: usize) -> Option<(u64, u32, u32)> {
 }
 
 #[cfg(test)]
+// The tests pass lists of executable ranges that often hold one range.
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
 

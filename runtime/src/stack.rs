@@ -45,20 +45,20 @@ impl Drop for Entry {
 /// ([`stack_limit_below`]); a nested one checks `sp` against it.
 ///
 /// # Errors
-/// `Err(())` if a nested entry is already below the limit (the caller
-/// traps with "call stack exhausted").
+/// `Err(TrapCode::StackOverflow)` if a nested entry is already below the
+/// limit (the caller traps with "call stack exhausted").
 ///
 /// # Safety
 /// `limit` points to the live store's stack limit, used only by the
 /// store's current thread, and outlives the returned [`Entry`].
-pub unsafe fn enter(limit: *mut usize, sp: usize, max_wasm_stack: usize) -> Result<Entry, ()> {
+pub unsafe fn enter(limit: *mut usize, sp: usize, max_wasm_stack: usize) -> Result<Entry, kiln_aot_format::TrapCode> {
     // SAFETY: per the contract.
     unsafe {
         let outermost = *limit == 0;
         if outermost {
             *limit = stack_limit_below(sp, max_wasm_stack);
         } else if sp < *limit {
-            return Err(());
+            return Err(kiln_aot_format::TrapCode::StackOverflow);
         }
         Ok(Entry { limit, outermost })
     }

@@ -500,6 +500,9 @@ unsafe fn interpreted_callee(fref: *const VMFuncRef) -> Option<(*mut Instance, R
 /// # Safety
 /// The handler contract (see [`super::code::Handler`]); `fref` is live.
 #[inline(always)]
+// The handler's five registers plus the callee and its two accessors: a
+// struct would force them through memory on the interpreter's hottest path.
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn call_funcref(
     pc: *const Op,
     fp: *mut u64,

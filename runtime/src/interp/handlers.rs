@@ -604,7 +604,7 @@ binary_trapping! {
     } else {
         Ok(x / y)
     };
-    i32_div_u: u32_ -> put_u32, |x, y| if y == 0 { Err(TrapCode::IntegerDivisionByZero) } else { Ok(x / y) };
+    i32_div_u: u32_ -> put_u32, |x, y| x.checked_div(y).ok_or(TrapCode::IntegerDivisionByZero);
     i32_rem_s: i32_ -> put_i32, |x, y| if y == 0 { Err(TrapCode::IntegerDivisionByZero) } else { Ok(x.wrapping_rem(y)) };
     i32_rem_u: u32_ -> put_u32, |x, y| if y == 0 { Err(TrapCode::IntegerDivisionByZero) } else { Ok(x % y) };
     i64_div_s: i64_ -> put_i64, |x, y| if y == 0 {
@@ -614,7 +614,7 @@ binary_trapping! {
     } else {
         Ok(x / y)
     };
-    i64_div_u: u64_ -> put_u64, |x, y| if y == 0 { Err(TrapCode::IntegerDivisionByZero) } else { Ok(x / y) };
+    i64_div_u: u64_ -> put_u64, |x, y| x.checked_div(y).ok_or(TrapCode::IntegerDivisionByZero);
     i64_rem_s: i64_ -> put_i64, |x, y| if y == 0 { Err(TrapCode::IntegerDivisionByZero) } else { Ok(x.wrapping_rem(y)) };
     i64_rem_u: u64_ -> put_u64, |x, y| if y == 0 { Err(TrapCode::IntegerDivisionByZero) } else { Ok(x % y) };
 }

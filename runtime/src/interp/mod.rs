@@ -169,7 +169,11 @@ unsafe fn enter(
         };
         let top = (*stack).top;
         let fp = (*stack).base().add(top);
-        if top + (*func).frame_size as usize > (&(*stack).slots).len() {
+        // The stack is live and not otherwise borrowed here (the caller's
+        // contract), so a shared reference to its slots is sound.
+        #[allow(clippy::needless_borrow)]
+        let capacity = (&(*stack).slots).len();
+        if top + (*func).frame_size as usize > capacity {
             return Err(TrapCode::StackOverflow.into());
         }
         core::ptr::copy_nonoverlapping(args as *const u64, fp, params);
