@@ -22,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes = std::fs::read(&path)?;
     let wasm = if bytes.starts_with(b"\0asm") { bytes } else { kiln::wat_to_binary(&bytes)? };
     let info = ModuleInfo::parse(&wasm, WasmFeatureSet::wasm2())?;
-    let compiler = Compiler::native(CompilerOptions { direct_calls: !osr, epoch_interruption: epochs, ..Default::default() })?;
+    let compiler =
+        Compiler::native(CompilerOptions { direct_calls: !osr, epoch_interruption: epochs, ..Default::default() })?;
     for d in 0..info.num_defined_funcs() {
         let fi = info.func_index(DefinedFuncIndex(d));
         let name = info.func_names.get(&fi).cloned().unwrap_or_default();

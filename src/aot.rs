@@ -18,10 +18,10 @@
 //! ([`Config::aot_fallback`](crate::Config::aot_fallback)).
 
 use crate::{Config, Engine, Error, Module, Result};
-use kiln_aot_format::aot::file::{AotBounds, AotFile, CodeKind};
 use kiln_aot_format::aot::AotError;
-use kiln_runtime::aot::{check_compat, AotRequirements, TextSource};
+use kiln_aot_format::aot::file::{AotBounds, AotFile, CodeKind};
 use kiln_runtime::RuntimeModule;
+use kiln_runtime::aot::{AotRequirements, TextSource, check_compat};
 use std::path::Path;
 
 pub use kiln_aot_format::aot::file::AotOptLevel;
@@ -81,7 +81,7 @@ pub fn compile(config: &Config, wasm: &[u8], options: &AotOptions) -> Result<Vec
 mod compiler {
     use super::*;
     use crate::jit::{compile_jobs, compiler_options};
-    use kiln_aot_format::aot::file::{write_aot, AotInput, AotReloc, AotRelocKind, AotRelocTarget, CodeInput, Compat};
+    use kiln_aot_format::aot::file::{AotInput, AotReloc, AotRelocKind, AotRelocTarget, CodeInput, Compat, write_aot};
     use kiln_aot_format::{DefinedFuncIndex, LibCall, ModuleInfo, PtrSize, WasmFuncType};
     use kiln_compiler::{Compiler, OptLevel, Reloc, RelocTarget};
     use sha2::Digest;
@@ -102,7 +102,8 @@ mod compiler {
         // PC-relatively (resolved by aotc, no load-time relocation). AArch64
         // would need ADRP/ADD page relocations, which the format does not
         // carry yet: absolute addresses patched at load there.
-        let target_is_x86_64 = options.target.as_deref().map_or(cfg!(target_arch = "x86_64"), |t| t.starts_with("x86_64"));
+        let target_is_x86_64 =
+            options.target.as_deref().map_or(cfg!(target_arch = "x86_64"), |t| t.starts_with("x86_64"));
         copts.trampolines_in_image = target_is_x86_64;
         copts.opt_level = match options.opt_level {
             AotOptLevel::None => OptLevel::None,
@@ -119,7 +120,9 @@ mod compiler {
                 e => e.to_string(),
             };
             let target = options.target.as_deref().unwrap_or("this host");
-            Error::unsupported(format!("aotc: cannot compile for {target}: {why} (this kiln's Cranelift has the x86_64 and aarch64 back ends)"))
+            Error::unsupported(format!(
+                "aotc: cannot compile for {target}: {why} (this kiln's Cranelift has the x86_64 and aarch64 back ends)"
+            ))
         })?;
 
         // Structurally equal types share trampolines: `shape[ty]` is the
@@ -137,7 +140,11 @@ mod compiler {
             n => n,
         };
         let what = |job: usize| {
-            if job < ndef { format!("function {}", info.func_index(DefinedFuncIndex(job as u32)).0) } else { "a trampoline".into() }
+            if job < ndef {
+                format!("function {}", info.func_index(DefinedFuncIndex(job as u32)).0)
+            } else {
+                "a trampoline".into()
+            }
         };
         let body_bytes: usize = info.function_bodies.iter().map(|b| b.range.len()).sum();
         let compiled = compile_jobs(threads, ndef + array_types.len(), body_bytes, |job| {
@@ -153,7 +160,8 @@ mod compiler {
         for f in &compiled {
             for r in &f.relocs {
                 if let RelocTarget::Trampoline(ty) = r.target {
-                    let s = *shape.get(ty as usize).ok_or_else(|| Error::msg(format!("aotc: trampoline for type {ty}")))?;
+                    let s =
+                        *shape.get(ty as usize).ok_or_else(|| Error::msg(format!("aotc: trampoline for type {ty}")))?;
                     intern(&mut w2a_slot, &mut w2a_types, s);
                 }
             }
@@ -187,10 +195,13 @@ mod compiler {
                     };
                     let target = match &r.target {
                         RelocTarget::LibCall(name) => AotRelocTarget::LibCall(
-                            LibCall::from_name(name).ok_or_else(|| Error::unsupported(format!("aotc: library call {name}")))?,
+                            LibCall::from_name(name)
+                                .ok_or_else(|| Error::unsupported(format!("aotc: library call {name}")))?,
                         ),
                         RelocTarget::Function(def) => AotRelocTarget::Code(def.0),
-                        RelocTarget::Trampoline(ty) => AotRelocTarget::Code((w2a_base + w2a_slot[&shape[*ty as usize]]) as u32),
+                        RelocTarget::Trampoline(ty) => {
+                            AotRelocTarget::Code((w2a_base + w2a_slot[&shape[*ty as usize]]) as u32)
+                        }
                     };
                     Ok(AotReloc { offset: r.offset, kind, target, addend: r.addend })
                 })
@@ -205,8 +216,7 @@ mod compiler {
             });
         }
         let defined = (0..ndef).map(|d| (d as u32, (ndef + array_slot[&shape[def_type(d) as usize]]) as u32)).collect();
-        let type_trampolines =
-            shape.iter().map(|s| w2a_slot.get(s).map(|&k| (w2a_base + k) as u32)).collect();
+        let type_trampolines = shape.iter().map(|s| w2a_slot.get(s).map(|&k| (w2a_base + k) as u32)).collect();
         let (arch, os) = compiler.arch_and_os();
         let compat = Compat {
             kiln_version: kiln_runtime::aot::KILN_VERSION.to_string(),
@@ -258,7 +268,10 @@ fn load(engine: &Engine, bytes: &[u8], source: TextSource) -> Result<Module> {
     let file = AotFile::parse(bytes).map_err(Error::aot)?;
     let config = &engine.inner.config;
     if let Err(e) = check_compat(&file.compat, &requirements(config)) {
-        if matches!(e, AotError::Incompatible { .. }) && config.aot_fallback && let Some(wasm) = file.wasm {
+        if matches!(e, AotError::Incompatible { .. })
+            && config.aot_fallback
+            && let Some(wasm) = file.wasm
+        {
             // The code is unusable here but the wasm is in the file.
             return Module::new(engine, wasm);
         }
@@ -307,8 +320,9 @@ impl Module {
         let map = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&f) }
             .map_err(|e| Error::msg(format!("cannot map {}: {e}", path.display())))?;
         let map = std::sync::Arc::new(map);
-        load(engine, &map, TextSource::Mapped(map.clone()))
-            .map_err(|e| if e.kind() == crate::ErrorKind::Aot { e } else { Error::msg(format!("{}: {e}", path.display())) })
+        load(engine, &map, TextSource::Mapped(map.clone())).map_err(|e| {
+            if e.kind() == crate::ErrorKind::Aot { e } else { Error::msg(format!("{}: {e}", path.display())) }
+        })
     }
 }
 
@@ -321,7 +335,9 @@ pub fn is_aot(bytes: &[u8]) -> bool {
 /// 8 bytes; `false` if it cannot be read).
 pub fn is_aot_file(path: &Path) -> bool {
     let mut magic = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok_and(|()| is_aot(&magic))
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| is_aot(&magic))
 }
 
 /// A human-readable description of an `.aot` file: header, compatibility
@@ -339,15 +355,24 @@ pub fn inspect(bytes: &[u8]) -> Result<String> {
     let _ = writeln!(s, "kiln .aot file, format version {}, {} bytes, checksum ok", file.version, bytes.len());
     let _ = writeln!(s, "  kiln version      {}", c.kiln_version);
     let _ = writeln!(s, "  compiler          {}", c.compiler);
-    let _ = writeln!(s, "  target            {} ({}-{}, {}-byte pointers)", c.target_triple, c.arch, c.os, c.pointer_bytes);
-    let _ = writeln!(s, "  cpu features      {}", if c.cpu_features.is_empty() { "(baseline)".to_string() } else { c.cpu_features.join(",") });
+    let _ =
+        writeln!(s, "  target            {} ({}-{}, {}-byte pointers)", c.target_triple, c.arch, c.os, c.pointer_bytes);
+    let _ = writeln!(
+        s,
+        "  cpu features      {}",
+        if c.cpu_features.is_empty() { "(baseline)".to_string() } else { c.cpu_features.join(",") }
+    );
     let _ = writeln!(s, "  opt level         {:?}", c.opt_level);
     let _ = writeln!(s, "  bounds checks     {:?}", c.bounds);
     let _ = writeln!(s, "  epoch checks      {}", c.epoch_interruption);
     let _ = writeln!(s, "  wasm features     {:#x}", c.wasm_features);
     let _ = writeln!(s, "  layout            {:016x}", c.layout_fingerprint);
     let _ = writeln!(s, "  wasm sha256       {hex}");
-    let _ = writeln!(s, "  embedded wasm     {}", file.wasm.map_or("no".to_string(), |w| format!("yes, {} bytes", w.len())));
+    let _ = writeln!(
+        s,
+        "  embedded wasm     {}",
+        file.wasm.map_or("no".to_string(), |w| format!("yes, {} bytes", w.len()))
+    );
     let _ = writeln!(s, "sections:");
     for sec in &file.sections {
         let _ = writeln!(

@@ -226,7 +226,10 @@ impl Engine {
     /// [`crate::ErrorKind::Unsupported`] when the strategy is not built yet.
     pub fn new(config: &Config) -> Result<Engine> {
         if !config.strategy.is_available() {
-            return Err(Error::unsupported(format!("strategy `{}` is not available: {}", config.strategy, NO_COMPILER)));
+            return Err(Error::unsupported(format!(
+                "strategy `{}` is not available: {}",
+                config.strategy, NO_COMPILER
+            )));
         }
         let jit = match config.strategy {
             Strategy::Jit | Strategy::Tiered | Strategy::Aot => Some(crate::jit::Jit::new(config)?),

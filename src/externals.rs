@@ -112,7 +112,10 @@ impl Memory {
     }
     /// The memory's bytes and the store's data, borrowed together (host
     /// functions such as WASI's need both at once).
-    pub fn data_and_store_mut<'a, T: 'a>(&self, store: impl Into<crate::StoreContextMut<'a, T>>) -> (&'a mut [u8], &'a mut T) {
+    pub fn data_and_store_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<crate::StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
         let inner = store.into().0;
         check(&inner.opaque, self.store, "memory");
         (inner.opaque.memories[self.idx].data_mut(), &mut inner.data)
@@ -132,7 +135,10 @@ impl Memory {
     /// When the range is out of bounds.
     pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
         let data = self.get(&store.as_context().0.opaque).data();
-        let src = offset.checked_add(buf.len()).and_then(|end| data.get(offset..end)).ok_or_else(|| Error::msg("out of bounds memory access"))?;
+        let src = offset
+            .checked_add(buf.len())
+            .and_then(|end| data.get(offset..end))
+            .ok_or_else(|| Error::msg("out of bounds memory access"))?;
         buf.copy_from_slice(src);
         Ok(())
     }
@@ -142,7 +148,10 @@ impl Memory {
     /// When the range is out of bounds.
     pub fn write(&self, mut store: impl AsContextMut, offset: usize, buf: &[u8]) -> Result<()> {
         let data = self.data_mut(&mut store);
-        let dst = offset.checked_add(buf.len()).and_then(|end| data.get_mut(offset..end)).ok_or_else(|| Error::msg("out of bounds memory access"))?;
+        let dst = offset
+            .checked_add(buf.len())
+            .and_then(|end| data.get_mut(offset..end))
+            .ok_or_else(|| Error::msg("out of bounds memory access"))?;
         dst.copy_from_slice(buf);
         Ok(())
     }

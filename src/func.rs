@@ -89,7 +89,11 @@ impl Func {
             )));
         }
         if results.len() != ty.results.len() {
-            return Err(Error::msg(format!("function {ty} has {} results, {} slots given", ty.results.len(), results.len())));
+            return Err(Error::msg(format!(
+                "function {ty} has {} results, {} slots given",
+                ty.results.len(),
+                results.len()
+            )));
         }
         let mut buf = vec![ValRaw::default(); ty.array_call_len() as usize];
         for (slot, v) in buf.iter_mut().zip(params) {

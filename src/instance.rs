@@ -34,7 +34,9 @@ pub(crate) fn extern_of(s: &mut StoreOpaque, inst: *mut RtInstance, index: Entit
 fn matches(s: &StoreOpaque, provided: &Extern, expected: &ExternType) -> bool {
     match (provided, expected) {
         (Extern::Func(f), ExternType::Func(ty)) => *s.func_type(f.idx) == *ty,
-        (Extern::Global(g), ExternType::Global(ty)) => s.globals[g.idx as usize].ty == ty.0 && g.mutability(s) == ty.mutability(),
+        (Extern::Global(g), ExternType::Global(ty)) => {
+            s.globals[g.idx as usize].ty == ty.0 && g.mutability(s) == ty.mutability()
+        }
         (Extern::Table(t), ExternType::Table(ty)) => {
             let rt = &s.tables[t.idx];
             let mut actual = rt.ty();
@@ -166,10 +168,12 @@ impl Instance {
     ///
     /// # Errors
     /// When there is no such function or its type differs.
-    pub fn get_typed_func<P: WasmParams, R: WasmResults>(&self, mut store: impl AsContextMut, name: &str) -> Result<TypedFunc<P, R>> {
-        let f = self
-            .get_func(&mut store, name)
-            .ok_or_else(|| Error::msg(format!("no exported function `{name}`")))?;
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        mut store: impl AsContextMut,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>> {
+        let f = self.get_func(&mut store, name).ok_or_else(|| Error::msg(format!("no exported function `{name}`")))?;
         f.typed(&store)
     }
 }

@@ -18,10 +18,12 @@ use crate::{Config, Error, Result};
 use kiln_aot_format::{DefinedFuncIndex, LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
 use kiln_compiler::{BoundsChecks, CompiledFunction, Compiler, CompilerOptions, OptLevel, Reloc, RelocTarget};
 use kiln_runtime::code_memory::RelocKind;
-use kiln_runtime::native::{HostTrampolines, NativeCode, NativeFunction, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX};
+use kiln_runtime::native::{
+    HostTrampolines, NativeCode, NativeFunction, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX,
+};
+use kiln_runtime::tier::{JobKind, TierCompiler, TierJob};
 use kiln_runtime::{MemoryConfig, RuntimeModule};
 use std::collections::HashMap;
-use kiln_runtime::tier::{JobKind, TierCompiler, TierJob};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -127,7 +129,8 @@ impl Jit {
                 if let RelocTarget::Trampoline(ty) = r.target
                     && !tramp_index.contains_key(&ty)
                 {
-                    let fty = module.info.types.get(ty as usize).ok_or_else(|| Error::msg(format!("JIT: no type {ty}")))?;
+                    let fty =
+                        module.info.types.get(ty as usize).ok_or_else(|| Error::msg(format!("JIT: no type {ty}")))?;
                     let p = self.wasm_to_array(module.type_ids[ty as usize], fty)?;
                     tramp_index.insert(ty, tramps.len() as u32);
                     tramps.push(p as usize);
@@ -219,7 +222,10 @@ impl Jit {
         let info = &module.info;
         let fi = info.func_index(def);
         let ty = &info.types[info.functions[fi.index()].index()];
-        let f = self.compiler.compile_function(info, &module.wasm, def).map_err(|e| compile_error(e, &format!("function {}", fi.0)))?;
+        let f = self
+            .compiler
+            .compile_function(info, &module.wasm, def)
+            .map_err(|e| compile_error(e, &format!("function {}", fi.0)))?;
         let t = self.compiler.compile_array_to_wasm_trampoline(ty).map_err(|e| compile_error(e, "a trampoline"))?;
         let compiled = [f, t];
         let (parts, tramps) = self.link(module, &compiled)?;
@@ -427,7 +433,13 @@ impl HostTrampolines for Jit {
             .map_err(|e| Error::unsupported(format!("JIT: host-call trampoline for {ty:?}: {e}")))?;
         let (traps, relocs) = native_parts(&f, &HashMap::new())?;
         let code = NativeCode::load(
-            &[NativeFunction { code: &f.code, alignment: f.alignment, traps: &traps, relocs: &relocs, func_index: TRAMPOLINE_INDEX }],
+            &[NativeFunction {
+                code: &f.code,
+                alignment: f.alignment,
+                traps: &traps,
+                relocs: &relocs,
+                func_index: TRAMPOLINE_INDEX,
+            }],
             &[],
             &[],
         )?;

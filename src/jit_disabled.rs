@@ -7,9 +7,9 @@
 
 use crate::config::NO_COMPILER;
 use crate::{Config, Error, Result};
+use kiln_runtime::RuntimeModule;
 use kiln_runtime::native::NativeCode;
 use kiln_runtime::tier::{TierCompiler, TierJob};
-use kiln_runtime::RuntimeModule;
 use std::sync::Arc;
 
 /// The engine's compiler: uninhabited in this build.

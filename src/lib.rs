@@ -42,15 +42,15 @@ mod values;
 pub mod wasi;
 pub mod wast;
 
-pub use config::{Config, Engine, Strategy, DEFAULT_TIER_UP_THRESHOLD};
-pub use kiln_runtime::tier::{FuncTierStats, TierState, TierStats};
+pub use config::{Config, DEFAULT_TIER_UP_THRESHOLD, Engine, Strategy};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::Instance;
 pub use kiln_aot_format::{TrapCode, WasmFeatureSet};
+pub use kiln_runtime::tier::{FuncTierStats, TierState, TierStats};
 pub use kiln_runtime::{Error, ErrorKind, FrameInfo, Result, Trap};
 pub use linker::Linker;
-pub use module::{wat_to_binary, ExportType, ImportType, Module};
+pub use module::{ExportType, ImportType, Module, wat_to_binary};
 pub use store::{AsContext, AsContextMut, Caller, Store, StoreContext, StoreContextMut};
 pub use types::{ExternType, FuncType, GlobalType, MemoryType, Mutability, RefType, TableType, ValType};
 pub use values::{ExternRef, Ref, Val};

@@ -1,7 +1,7 @@
 //! [`Linker`]: resolves imports by name from host functions and registered
 //! instances.
 
-use crate::func::{untyped_host_fn, SharedHostFn};
+use crate::func::{SharedHostFn, untyped_host_fn};
 use crate::store::{AsContext, AsContextMut};
 use crate::{Caller, Engine, Error, Extern, Func, FuncType, Instance, IntoFunc, Module, Result, Val};
 use std::collections::HashMap;
@@ -23,7 +23,12 @@ pub struct Linker<T> {
 impl<T: 'static> Linker<T> {
     /// An empty linker.
     pub fn new(engine: &Engine) -> Linker<T> {
-        Linker { engine: engine.clone(), defs: HashMap::new(), allow_shadowing: false, _marker: std::marker::PhantomData }
+        Linker {
+            engine: engine.clone(),
+            defs: HashMap::new(),
+            allow_shadowing: false,
+            _marker: std::marker::PhantomData,
+        }
     }
 
     /// The engine.
@@ -75,7 +80,13 @@ impl<T: 'static> Linker<T> {
     ///
     /// # Errors
     /// When the name is taken and shadowing is off.
-    pub fn define(&mut self, _store: impl AsContext<Data = T>, module: &str, name: &str, item: impl Into<Extern>) -> Result<&mut Self> {
+    pub fn define(
+        &mut self,
+        _store: impl AsContext<Data = T>,
+        module: &str,
+        name: &str,
+        item: impl Into<Extern>,
+    ) -> Result<&mut Self> {
         self.insert(module, name, Definition::Extern(item.into()))
     }
 
@@ -83,7 +94,12 @@ impl<T: 'static> Linker<T> {
     ///
     /// # Errors
     /// When a name is taken and shadowing is off.
-    pub fn instance(&mut self, mut store: impl AsContextMut<Data = T>, module_name: &str, instance: Instance) -> Result<&mut Self> {
+    pub fn instance(
+        &mut self,
+        mut store: impl AsContextMut<Data = T>,
+        module_name: &str,
+        instance: Instance,
+    ) -> Result<&mut Self> {
         for (name, ext) in instance.exports(&mut store) {
             self.insert(module_name, &name, Definition::Extern(ext))?;
         }
@@ -109,9 +125,9 @@ impl<T: 'static> Linker<T> {
     pub fn instantiate(&self, mut store: impl AsContextMut<Data = T>, module: &Module) -> Result<Instance> {
         let mut imports = Vec::with_capacity(module.rt.info.imports.len());
         for imp in module.imports() {
-            let ext = self
-                .get(&mut store, imp.module(), imp.name())
-                .ok_or_else(|| Error::link(format!("unknown import: `{}::{}` has not been defined", imp.module(), imp.name())))?;
+            let ext = self.get(&mut store, imp.module(), imp.name()).ok_or_else(|| {
+                Error::link(format!("unknown import: `{}::{}` has not been defined", imp.module(), imp.name()))
+            })?;
             imports.push(ext);
         }
         Instance::new(store, module, &imports)

@@ -144,7 +144,11 @@ impl Module {
 
     /// The imports, in order.
     pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
-        self.rt.info.imports.iter().map(|i| ImportType { module: &i.module, name: &i.name, ty: self.entity_type(i.index) })
+        self.rt.info.imports.iter().map(|i| ImportType {
+            module: &i.module,
+            name: &i.name,
+            ty: self.entity_type(i.index),
+        })
     }
 
     /// The exports, in order.
@@ -168,11 +172,15 @@ impl Module {
 /// # Errors
 /// [`crate::ErrorKind::Compile`] with the text offset of the first error.
 pub fn wat_to_binary(text: &[u8]) -> Result<Vec<u8>> {
-    let compile_err = |offset: usize, message: String| Error::compile(kiln_aot_format::ModuleError { offset: offset as u64, message });
-    let text = std::str::from_utf8(text)
-        .map_err(|e| compile_err(e.valid_up_to(), "input is neither a wasm binary (no `\\0asm` magic) nor UTF-8 text".into()))?;
+    let compile_err = |offset: usize, message: String| {
+        Error::compile(kiln_aot_format::ModuleError { offset: offset as u64, message })
+    };
+    let text = std::str::from_utf8(text).map_err(|e| {
+        compile_err(e.valid_up_to(), "input is neither a wasm binary (no `\\0asm` magic) nor UTF-8 text".into())
+    })?;
     let buf = wast::parser::ParseBuffer::new(text).map_err(|e| compile_err(e.span().offset(), e.message()))?;
-    let mut wat = wast::parser::parse::<wast::Wat<'_>>(&buf).map_err(|e| compile_err(e.span().offset(), e.message()))?;
+    let mut wat =
+        wast::parser::parse::<wast::Wat<'_>>(&buf).map_err(|e| compile_err(e.span().offset(), e.message()))?;
     wat.encode().map_err(|e| compile_err(e.span().offset(), e.message()))
 }
 
@@ -185,8 +193,8 @@ impl std::fmt::Debug for Module {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Linker, Store};
     use crate::Config;
+    use crate::{Linker, Store};
 
     /// Entries and loop back-edges are charged to the function; instances
     /// add their counts to the module-wide counts in chunks (1024 entries,

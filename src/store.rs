@@ -35,13 +35,7 @@ impl<T> Store<T> {
     /// A new store for `engine` holding `data`.
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         let opaque = StoreOpaque::new(engine.store_config(), engine.inner.registry.clone(), engine.inner.epoch.clone());
-        Store {
-            inner: Box::new(StoreInner {
-                opaque,
-                engine: engine.clone(),
-                data,
-            }),
-        }
+        Store { inner: Box::new(StoreInner { opaque, engine: engine.clone(), data }) }
     }
     /// The embedder's data.
     pub fn data(&self) -> &T {

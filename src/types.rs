@@ -1,8 +1,8 @@
 //! Public type descriptors (spec §2.3 "Types").
 
+use kiln_aot_format::Limits;
 pub use kiln_aot_format::WasmFuncType as FuncType;
 pub use kiln_aot_format::WasmValType as ValType;
-use kiln_aot_format::Limits;
 
 /// Whether a global may be set.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

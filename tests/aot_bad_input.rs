@@ -120,29 +120,15 @@ fn small_aot() -> &'static [u8] {
 fn small_baseline_aot() -> &'static [u8] {
     static FILE: OnceLock<Vec<u8>> = OnceLock::new();
     FILE.get_or_init(|| {
-        let triple = if cfg!(target_arch = "aarch64") {
-            "aarch64-unknown-linux-gnu"
-        } else {
-            "x86_64-unknown-linux-gnu"
-        };
-        aot(
-            &Config::new(),
-            &small_wasm(),
-            &AotOptions {
-                target: Some(triple.into()),
-                ..Default::default()
-            },
-        )
+        let triple =
+            if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-gnu" } else { "x86_64-unknown-linux-gnu" };
+        aot(&Config::new(), &small_wasm(), &AotOptions { target: Some(triple.into()), ..Default::default() })
     })
 }
 
 /// A triple of the other 64-bit architecture than this host's.
 fn other_target() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "x86_64-unknown-linux-gnu"
-    } else {
-        "aarch64-unknown-linux-gnu"
-    }
+    if cfg!(target_arch = "aarch64") { "x86_64-unknown-linux-gnu" } else { "aarch64-unknown-linux-gnu" }
 }
 
 /// Instantiates the small module and checks that it computes and traps
@@ -151,49 +137,27 @@ fn run_small(engine: &Engine, module: &Module) {
     let before = marks();
     let mut store = Store::new(engine, ());
     let mut linker = Linker::new(engine);
-    linker
-        .func_wrap("env", "mark", |x: i32| MARKS.with(|m| m.set(m.get() + x as u32)))
-        .unwrap();
-    let inst = linker
-        .instantiate(&mut store, module)
-        .unwrap_or_else(|e| panic!("instantiate: {e}"));
+    linker.func_wrap("env", "mark", |x: i32| MARKS.with(|m| m.set(m.get() + x as u32))).unwrap();
+    let inst = linker.instantiate(&mut store, module).unwrap_or_else(|e| panic!("instantiate: {e}"));
     assert_eq!(marks(), before + 1, "the start function runs once");
     let compute = inst.get_typed_func::<i32, i32>(&mut store, "compute").unwrap();
     assert_eq!(compute.call(&mut store, 10).unwrap(), expected_compute(10) + 100);
     assert_eq!(compute.call(&mut store, 1000).unwrap(), expected_compute(1000) + 100);
     let acc = inst.get_typed_func::<(), i32>(&mut store, "acc").unwrap();
-    assert_eq!(
-        acc.call(&mut store, ()).unwrap(),
-        expected_compute(10) + expected_compute(1000)
-    );
+    assert_eq!(acc.call(&mut store, ()).unwrap(), expected_compute(10) + expected_compute(1000));
     let div = inst.get_typed_func::<(i32, i32), i32>(&mut store, "div").unwrap();
     assert_eq!(div.call(&mut store, (-7, 2)).unwrap(), -3);
     let trap = |e: kiln::Error| e.as_trap().unwrap_or_else(|| panic!("not a trap: {e}")).code();
-    assert_eq!(
-        trap(div.call(&mut store, (1, 0)).unwrap_err()),
-        TrapCode::IntegerDivisionByZero
-    );
-    assert_eq!(
-        trap(div.call(&mut store, (i32::MIN, -1)).unwrap_err()),
-        TrapCode::IntegerOverflow
-    );
+    assert_eq!(trap(div.call(&mut store, (1, 0)).unwrap_err()), TrapCode::IntegerDivisionByZero);
+    assert_eq!(trap(div.call(&mut store, (i32::MIN, -1)).unwrap_err()), TrapCode::IntegerOverflow);
     let indirect = inst.get_typed_func::<(i32, i32), i32>(&mut store, "indirect").unwrap();
     assert_eq!(indirect.call(&mut store, (1, 9)).unwrap(), 81);
     assert_eq!(indirect.call(&mut store, (2, 9)).unwrap(), -9);
-    assert_eq!(
-        trap(indirect.call(&mut store, (3, 9)).unwrap_err()),
-        TrapCode::UninitializedElement
-    );
-    assert_eq!(
-        trap(indirect.call(&mut store, (4, 9)).unwrap_err()),
-        TrapCode::UndefinedElement
-    );
+    assert_eq!(trap(indirect.call(&mut store, (3, 9)).unwrap_err()), TrapCode::UninitializedElement);
+    assert_eq!(trap(indirect.call(&mut store, (4, 9)).unwrap_err()), TrapCode::UndefinedElement);
     let load = inst.get_typed_func::<i32, i32>(&mut store, "load").unwrap();
     assert_eq!(load.call(&mut store, 64).unwrap(), 0x0403_0201);
-    assert_eq!(
-        trap(load.call(&mut store, 65534).unwrap_err()),
-        TrapCode::MemoryOutOfBounds
-    );
+    assert_eq!(trap(load.call(&mut store, 65534).unwrap_err()), TrapCode::MemoryOutOfBounds);
     let round = inst.get_typed_func::<f64, f64>(&mut store, "round").unwrap();
     assert_eq!(round.call(&mut store, 2.75).unwrap(), 2.0 + 28.0);
     assert_eq!(round.call(&mut store, -1.25).unwrap(), -2.0 - 12.0);
@@ -211,10 +175,7 @@ fn refuse(engine: &Engine, bytes: &[u8], case: &str) -> AotError {
         Err(e) => e,
     };
     assert_eq!(e.kind(), ErrorKind::Aot, "{case}: error of kind {:?}: {e}", e.kind());
-    let a = e
-        .as_aot()
-        .unwrap_or_else(|| panic!("{case}: no AotError in {e}"))
-        .clone();
+    let a = e.as_aot().unwrap_or_else(|| panic!("{case}: no AotError in {e}")).clone();
     assert_eq!(e.to_string(), a.to_string(), "{case}");
     a
 }
@@ -239,16 +200,10 @@ fn refuse_incompatible(engine: &Engine, bytes: &[u8], case: &str, what: &str, wo
         AotError::Incompatible { what: w, message } => {
             assert_eq!(w, what, "{case}: {message}");
             for word in words {
-                assert!(
-                    message.contains(word),
-                    "{case}: {word:?} not in the message {message:?}"
-                );
+                assert!(message.contains(word), "{case}: {word:?} not in the message {message:?}");
             }
             let shown = AotError::Incompatible { what: w, message }.to_string();
-            assert!(
-                shown.contains(&format!("incompatible .aot file ({what})")),
-                "{case}: {shown}"
-            );
+            assert!(shown.contains(&format!("incompatible .aot file ({what})")), "{case}: {shown}");
         }
         e => panic!("{case}: expected Incompatible ({what}), got {e:?}"),
     }
@@ -357,11 +312,7 @@ impl Layout {
         wr_u32(&mut out, NSECTIONS_AT, self.sections.len() as u32);
         wr_u32(&mut out, TEXT_ALIGN_AT, self.text_align);
         for (k, (id, bytes)) in self.sections.iter().enumerate() {
-            let align = if *id == section::TEXT {
-                self.text_align as usize
-            } else {
-                8
-            };
+            let align = if *id == section::TEXT { self.text_align as usize } else { 8 };
             out.resize(out.len().next_multiple_of(align), 0);
             let at = entry_at(k);
             let off = out.len() as u64;
@@ -457,28 +408,16 @@ fn layout_helpers_round_trip() {
     let valid = small_aot();
     assert_eq!(Layout::of(valid).build(), valid);
     let file = AotFile::parse(valid).unwrap();
-    assert_eq!(
-        encode_compat(&file.compat),
-        &valid[section_range(valid, section::COMPAT)]
-    );
+    assert_eq!(encode_compat(&file.compat), &valid[section_range(valid, section::COMPAT)]);
     assert_eq!(with_compat(valid, |_| ()), valid);
     let n = rd_u32(&valid[section_range(valid, section::FUNCS)], 0) as usize;
     assert_eq!(n, file.code.len());
     let funcs = &valid[section_range(valid, section::FUNCS)];
     for (i, e) in file.code.iter().enumerate() {
         let at = code_entry_at(i);
-        assert_eq!(
-            (rd_u32(funcs, at + ENTRY_TEXT_START), rd_u32(funcs, at + ENTRY_TEXT_LEN)),
-            e.text
-        );
-        assert_eq!(
-            (rd_u32(funcs, at + ENTRY_TRAPS), rd_u32(funcs, at + ENTRY_TRAPS + 4)),
-            e.traps
-        );
-        assert_eq!(
-            (rd_u32(funcs, at + ENTRY_RELOCS), rd_u32(funcs, at + ENTRY_RELOCS + 4)),
-            e.relocs
-        );
+        assert_eq!((rd_u32(funcs, at + ENTRY_TEXT_START), rd_u32(funcs, at + ENTRY_TEXT_LEN)), e.text);
+        assert_eq!((rd_u32(funcs, at + ENTRY_TRAPS), rd_u32(funcs, at + ENTRY_TRAPS + 4)), e.traps);
+        assert_eq!((rd_u32(funcs, at + ENTRY_RELOCS), rd_u32(funcs, at + ENTRY_RELOCS + 4)), e.relocs);
     }
 }
 
@@ -512,10 +451,7 @@ fn check_truncated(engine: &Engine, full: &[u8], len: usize) {
         AotError::Truncated(m) => {
             if len < HEADER_SIZE {
                 assert!(len >= MAGIC.len(), "{case}: {m}");
-                assert!(
-                    m.contains(&format!("{len} bytes, shorter than the 48-byte header")),
-                    "{case}: {m}"
-                );
+                assert!(m.contains(&format!("{len} bytes, shorter than the 48-byte header")), "{case}: {m}");
             } else {
                 assert!(
                     m.contains(&format!("the header says {} bytes, the file has {len}", full.len())),
@@ -538,14 +474,9 @@ fn truncated_small_file_at_every_length() {
     let mut long = valid.to_vec();
     long.push(0);
     match refuse(&engine, &long, "one byte appended") {
-        AotError::Corrupt(m) => assert!(
-            m.contains(&format!(
-                "the header says {} bytes, the file has {}",
-                valid.len(),
-                long.len()
-            )),
-            "{m}"
-        ),
+        AotError::Corrupt(m) => {
+            assert!(m.contains(&format!("the header says {} bytes, the file has {}", valid.len(), long.len())), "{m}")
+        }
         e => panic!("one byte appended: {e:?}"),
     }
 }
@@ -597,9 +528,7 @@ fn sort_aot() -> &'static [u8] {
 }
 
 fn program(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/programs")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/programs").join(name)
 }
 
 /// Offsets worth trying in `b`: the header and section table, the first,
@@ -632,10 +561,7 @@ fn real_program_truncated_and_flipped() {
     // The unmodified file loads and runs the program.
     let module = Module::from_aot_bytes(&engine, valid).unwrap();
     let stdout = kiln::wasi::MemoryOutputPipe::new();
-    let ctx = kiln::wasi::WasiCtxBuilder::new()
-        .arg("sort")
-        .stdout(stdout.clone())
-        .build();
+    let ctx = kiln::wasi::WasiCtxBuilder::new().arg("sort").stdout(stdout.clone()).build();
     let mut store = Store::new(&engine, ctx);
     let mut linker = Linker::new(&engine);
     kiln::wasi::add_to_linker(&mut linker, |ctx: &mut kiln::wasi::WasiCtx| ctx).unwrap();
@@ -646,10 +572,7 @@ fn real_program_truncated_and_flipped() {
         Err(e) => assert_eq!(e.exit_code(), Some(0), "sort: {e}"),
     }
     let expected = std::fs::read(program("expected/sort.stdout")).unwrap();
-    assert!(
-        stdout.contents() == expected,
-        "sort.aot printed something else than expected/sort.stdout"
-    );
+    assert!(stdout.contents() == expected, "sort.aot printed something else than expected/sort.stdout");
 
     let offsets = sample_offsets(valid, 400);
     for &at in &offsets {
@@ -686,10 +609,7 @@ fn wrong_magic_and_format_version() {
             &b,
             &format!("format version {version}"),
             "format version",
-            &[
-                &format!("the file has format version {version}"),
-                "this runtime reads version 1",
-            ],
+            &[&format!("the file has format version {version}"), "this runtime reads version 1"],
         );
     }
 }
@@ -697,14 +617,8 @@ fn wrong_magic_and_format_version() {
 #[test]
 fn wrong_target() {
     let engine = Engine::default();
-    let other = aot(
-        &Config::new(),
-        &small_wasm(),
-        &AotOptions {
-            target: Some(other_target().into()),
-            ..Default::default()
-        },
-    );
+    let other =
+        aot(&Config::new(), &small_wasm(), &AotOptions { target: Some(other_target().into()), ..Default::default() });
     let arch = other_target().split('-').next().unwrap();
     refuse_incompatible(
         &engine,
@@ -742,30 +656,12 @@ fn wrong_cpu_features() {
     let known: &[&str] = if cfg!(target_arch = "aarch64") {
         &["lse", "paca", "fp16", "dotprod", "i8mm"]
     } else {
-        &[
-            "avx512vbmi",
-            "avx512bitalg",
-            "avx512vnni",
-            "avx512f",
-            "avxvnni",
-            "avx2",
-            "bmi2",
-            "sse4.2",
-        ]
+        &["avx512vbmi", "avx512bitalg", "avx512vnni", "avx512f", "avxvnni", "avx2", "bmi2", "sse4.2"]
     };
-    match known
-        .iter()
-        .find(|f| kiln_runtime::aot::host_has_cpu_feature(f) == Some(false))
-    {
+    match known.iter().find(|f| kiln_runtime::aot::host_has_cpu_feature(f) == Some(false)) {
         Some(f) => {
             let b = with_compat(valid, |c| c.cpu_features.push(f.to_string()));
-            refuse_incompatible(
-                &engine,
-                &b,
-                &format!("missing {f}"),
-                "CPU features",
-                &[&format!("uses {f} which")],
-            );
+            refuse_incompatible(&engine, &b, &format!("missing {f}"), "CPU features", &[&format!("uses {f} which")]);
         }
         None => println!("wrong_cpu_features: this CPU has every feature of {known:?}"),
     }
@@ -786,21 +682,12 @@ fn wrong_kiln_version_layout_and_features() {
         &b,
         "another kiln version",
         "kiln version",
-        &[
-            "written by kiln 0.0.0-elsewhere",
-            &format!("this is kiln {}", env!("CARGO_PKG_VERSION")),
-        ],
+        &["written by kiln 0.0.0-elsewhere", &format!("this is kiln {}", env!("CARGO_PKG_VERSION"))],
     );
     let b = with_compat(valid, |c| c.layout_fingerprint ^= 1 << 17);
     refuse_incompatible(&engine, &b, "another layout", "VMContext layout", &["fingerprint"]);
     let b = with_compat(valid, |c| c.wasm_features |= 1 << 63);
-    refuse_incompatible(
-        &engine,
-        &b,
-        "more wasm features",
-        "wasm features",
-        &["validated with features"],
-    );
+    refuse_incompatible(&engine, &b, "more wasm features", "wasm features", &["validated with features"]);
 }
 
 #[test]
@@ -820,10 +707,7 @@ fn engine_configuration_mismatch() {
         "compiler settings",
         &["epoch interruption is off in the code and on in this engine"],
     );
-    run_small(
-        &no_epoch_engine,
-        &Module::from_aot_bytes(&no_epoch_engine, &file).unwrap(),
-    );
+    run_small(&no_epoch_engine, &Module::from_aot_bytes(&no_epoch_engine, &file).unwrap());
     refuse_incompatible(
         &no_epoch_engine,
         small_aot(),
@@ -879,35 +763,15 @@ fn header_and_section_table_out_of_range() {
     );
     let compat = section_index(valid, section::COMPAT);
     let b = patch_file(valid, |b| wr_u64(b, entry_at(compat) + 8, u64::MAX - 3));
-    refuse_malformed(
-        &engine,
-        &b,
-        "compat offset near 2^64",
-        &["section compat at", "extends beyond"],
-    );
+    refuse_malformed(&engine, &b, "compat offset near 2^64", &["section compat at", "extends beyond"]);
     let b = patch_file(valid, |b| wr_u64(b, entry_at(compat) + 8, file_len as u64 + 4096));
-    refuse_malformed(
-        &engine,
-        &b,
-        "compat offset past the end",
-        &["section compat at", "extends beyond"],
-    );
+    refuse_malformed(&engine, &b, "compat offset past the end", &["section compat at", "extends beyond"]);
     let funcs = section_index(valid, section::FUNCS);
     let b = patch_file(valid, |b| wr_u64(b, entry_at(funcs) + 16, u64::MAX));
-    refuse_malformed(
-        &engine,
-        &b,
-        "funcs length 2^64-1",
-        &["section funcs at", "extends beyond"],
-    );
+    refuse_malformed(&engine, &b, "funcs length 2^64-1", &["section funcs at", "extends beyond"]);
     // Section table.
     let b = patch_file(valid, |b| wr_u32(b, NSECTIONS_AT, u32::MAX));
-    refuse_malformed(
-        &engine,
-        &b,
-        "huge section count",
-        &["section table of 4294967295 entries beyond the end"],
-    );
+    refuse_malformed(&engine, &b, "huge section count", &["section table of 4294967295 entries beyond the end"]);
     let b = patch_file(valid, |b| wr_u32(b, entry_at(funcs), section::COMPAT));
     refuse_malformed(&engine, &b, "duplicate section", &["section compat appears twice"]);
     let data = section_index(valid, section::DATA);
@@ -917,49 +781,24 @@ fn header_and_section_table_out_of_range() {
     let b = patch_file(valid, |b| wr_u32(b, FLAGS_AT, 0x10));
     refuse_malformed(&engine, &b, "unknown flag", &["unknown header flags 0x10"]);
     let b = patch_file(valid, |b| wr_u32(b, FLAGS_AT, FLAG_HAS_WASM));
-    refuse_malformed(
-        &engine,
-        &b,
-        "wasm flag without wasm",
-        &["the wasm flag and the wasm section disagree"],
-    );
+    refuse_malformed(&engine, &b, "wasm flag without wasm", &["the wasm flag and the wasm section disagree"]);
     for align in [0, 1, 4095, 6000] {
         let b = patch_file(valid, |b| wr_u32(b, TEXT_ALIGN_AT, align));
-        refuse_malformed(
-            &engine,
-            &b,
-            &format!("text alignment {align}"),
-            &[&format!("text alignment {align}")],
-        );
+        refuse_malformed(&engine, &b, &format!("text alignment {align}"), &[&format!("text alignment {align}")]);
     }
     // A compat record with a byte too many, one too few, a bad enum.
     let mut layout = Layout::of(valid);
     layout.section_mut(section::COMPAT).push(0);
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "compat trailing byte",
-        &["compat section", "1 trailing bytes"],
-    );
+    refuse_malformed(&engine, &layout.build(), "compat trailing byte", &["compat section", "1 trailing bytes"]);
     let mut layout = Layout::of(valid);
     layout.section_mut(section::COMPAT).pop();
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "compat short",
-        &["compat section", "bytes needed"],
-    );
+    refuse_malformed(&engine, &layout.build(), "compat short", &["compat section", "bytes needed"]);
     let b = with_compat(valid, |c| c.cpu_features = vec!["x".repeat(3)]);
     let mut layout = Layout::of(&b);
     let compat_bytes = layout.section_mut(section::COMPAT);
     let at = compat_bytes.windows(3).position(|w| w == b"xxx").unwrap();
     wr_u32(compat_bytes, at - 8, u32::MAX); // the feature count
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "huge feature count",
-        &["compat section", "count 4294967295 exceeds"],
-    );
+    refuse_malformed(&engine, &layout.build(), "huge feature count", &["compat section", "count 4294967295 exceeds"]);
 }
 
 /// The small file's code entries.
@@ -984,33 +823,18 @@ fn code_entries_out_of_range() {
         &engine,
         &b,
         "code past the text",
-        &[&format!(
-            "code entry {last}: code {start}..{} outside the {text_len}-byte text",
-            text_len + 1
-        )],
+        &[&format!("code entry {last}: code {start}..{} outside the {text_len}-byte text", text_len + 1)],
     );
     let b = patch_section(valid, section::FUNCS, |f| {
         wr_u32(f, code_entry_at(0) + ENTRY_TEXT_START, u32::MAX);
         wr_u32(f, code_entry_at(0) + ENTRY_TEXT_LEN, u32::MAX);
     });
-    refuse_malformed(
-        &engine,
-        &b,
-        "code at 2^32",
-        &["code entry 0: code 4294967295..8589934590 outside"],
-    );
+    refuse_malformed(&engine, &b, "code at 2^32", &["code entry 0: code 4294967295..8589934590 outside"]);
     assert!(len > 0);
     // An entry without code (its entry point would be the next entry's
     // code), and a file with no text at all.
-    let b = patch_section(valid, section::FUNCS, |f| {
-        wr_u32(f, code_entry_at(last) + ENTRY_TEXT_LEN, 0)
-    });
-    refuse_malformed(
-        &engine,
-        &b,
-        "empty code entry",
-        &[&format!("code entry {last}: no code (0 bytes at {start})")],
-    );
+    let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, code_entry_at(last) + ENTRY_TEXT_LEN, 0));
+    refuse_malformed(&engine, &b, "empty code entry", &[&format!("code entry {last}: no code (0 bytes at {start})")]);
     let mut layout = Layout::of(valid);
     layout.section_mut(section::TEXT).clear();
     let funcs = layout.section_mut(section::FUNCS);
@@ -1019,42 +843,20 @@ fn code_entries_out_of_range() {
             wr_u64(funcs, code_entry_at(i) + field, 0);
         }
     }
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "no text",
-        &["code entry 0: no code (0 bytes at 0)"],
-    );
+    refuse_malformed(&engine, &layout.build(), "no text", &["code entry 0: no code (0 bytes at 0)"]);
     // Trap and relocation ranges past their tables.
     let b = patch_section(valid, section::FUNCS, |f| {
         wr_u32(f, code_entry_at(1) + ENTRY_TRAPS + 4, file.traps.len() as u32 + 1)
     });
-    refuse_malformed(
-        &engine,
-        &b,
-        "trap range past the table",
-        &["code entry 1: trap entries"],
-    );
-    let b = patch_section(valid, section::FUNCS, |f| {
-        wr_u32(f, code_entry_at(1) + ENTRY_RELOCS, u32::MAX)
-    });
-    refuse_malformed(
-        &engine,
-        &b,
-        "relocation range past the table",
-        &["code entry 1: relocations 4294967295+"],
-    );
+    refuse_malformed(&engine, &b, "trap range past the table", &["code entry 1: trap entries"]);
+    let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, code_entry_at(1) + ENTRY_RELOCS, u32::MAX));
+    refuse_malformed(&engine, &b, "relocation range past the table", &["code entry 1: relocations 4294967295+"]);
     // An unknown kind.
     let b = patch_section(valid, section::FUNCS, |f| f[code_entry_at(2)] = 7);
     refuse_malformed(&engine, &b, "code kind 7", &["funcs section", "code entry 2: kind 7"]);
     // A huge entry count.
     let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, 0, u32::MAX));
-    refuse_malformed(
-        &engine,
-        &b,
-        "huge code entry count",
-        &["funcs section at byte 4: count 4294967295 exceeds the"],
-    );
+    refuse_malformed(&engine, &b, "huge code entry count", &["funcs section at byte 4: count 4294967295 exceeds the"]);
     let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, 0, n as u32 + 1));
     refuse_malformed(&engine, &b, "one code entry too many", &["funcs section"]);
     // Defined functions naming entries out of range or of the wrong kind.
@@ -1067,12 +869,7 @@ fn code_entries_out_of_range() {
         &[&format!("defined function 0: entry {} of {n}", n + 5)],
     );
     let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, defined_at, u32::MAX));
-    refuse_malformed(
-        &engine,
-        &b,
-        "defined function entry 2^32-1",
-        &["defined function 0: entry 4294967295 of"],
-    );
+    refuse_malformed(&engine, &b, "defined function entry 2^32-1", &["defined function 0: entry 4294967295 of"]);
     let tramp = file.defined[0].1;
     let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, defined_at, tramp));
     refuse_malformed(
@@ -1097,12 +894,7 @@ fn code_entries_out_of_range() {
         wr_u32(f, defined_at, c);
         wr_u32(f, defined_at + 8, a);
     });
-    refuse_malformed(
-        &engine,
-        &b,
-        "defined functions swapped",
-        &["defined function 0: code for function"],
-    );
+    refuse_malformed(&engine, &b, "defined functions swapped", &["defined function 0: code for function"]);
     // One defined function too few (the last pair dropped from the count).
     let mut layout = Layout::of(valid);
     let funcs = layout.section_mut(section::FUNCS);
@@ -1121,21 +913,11 @@ fn code_entries_out_of_range() {
     let ntypes = rd_u32(&valid[section_range(valid, section::FUNCS)], types_at) as usize;
     assert!(ntypes > 0);
     let b = patch_section(valid, section::FUNCS, |f| wr_u32(f, types_at + 4, n as u32));
-    refuse_malformed(
-        &engine,
-        &b,
-        "type trampoline out of range",
-        &[&format!("type 0's trampoline: entry {n} of {n}")],
-    );
+    refuse_malformed(&engine, &b, "type trampoline out of range", &[&format!("type 0's trampoline: entry {n} of {n}")]);
     // Trailing bytes.
     let mut layout = Layout::of(valid);
     layout.section_mut(section::FUNCS).extend_from_slice(&[0; 4]);
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "funcs trailing bytes",
-        &["funcs section", "4 trailing bytes"],
-    );
+    refuse_malformed(&engine, &layout.build(), "funcs trailing bytes", &["funcs section", "4 trailing bytes"]);
 }
 
 #[test]
@@ -1144,51 +926,26 @@ fn traps_and_relocations_out_of_range() {
     let valid = small_aot();
     let file = small_file();
     // A trap site at the first byte after its function.
-    let (i, e) = file
-        .code
-        .iter()
-        .enumerate()
-        .find(|(_, e)| e.traps.1 > 0)
-        .expect("an entry with trap sites");
+    let (i, e) = file.code.iter().enumerate().find(|(_, e)| e.traps.1 > 0).expect("an entry with trap sites");
     let t = e.traps.0 as usize + e.traps.1 as usize - 1;
     let b = patch_section(valid, section::TRAPS, |s| wr_u32(s, t * 8, e.text.1));
     refuse_malformed(
         &engine,
         &b,
         "trap site past its function",
-        &[&format!(
-            "code entry {i}: trap site {} outside its {} bytes",
-            e.text.1, e.text.1
-        )],
+        &[&format!("code entry {i}: trap site {} outside its {} bytes", e.text.1, e.text.1)],
     );
     let b = patch_section(valid, section::TRAPS, |s| wr_u32(s, t * 8, u32::MAX));
-    refuse_malformed(
-        &engine,
-        &b,
-        "trap site 2^32-1",
-        &[&format!("code entry {i}: trap site 4294967295 outside")],
-    );
+    refuse_malformed(&engine, &b, "trap site 2^32-1", &[&format!("code entry {i}: trap site 4294967295 outside")]);
     let b = patch_section(valid, section::TRAPS, |s| s[t * 8 + 4] = 0xee);
     refuse_malformed(&engine, &b, "unknown trap code", &["traps section", "trap code 238"]);
     if e.traps.1 > 1 {
-        let b = patch_section(valid, section::TRAPS, |s| {
-            wr_u32(s, e.traps.0 as usize * 8, e.text.1 - 1)
-        });
-        refuse_malformed(
-            &engine,
-            &b,
-            "unsorted trap table",
-            &[&format!("code entry {i}: trap table not sorted")],
-        );
+        let b = patch_section(valid, section::TRAPS, |s| wr_u32(s, e.traps.0 as usize * 8, e.text.1 - 1));
+        refuse_malformed(&engine, &b, "unsorted trap table", &[&format!("code entry {i}: trap table not sorted")]);
     }
     let mut layout = Layout::of(valid);
     layout.section_mut(section::TRAPS).pop();
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "traps length",
-        &["traps section", "length is not a multiple of 8"],
-    );
+    refuse_malformed(&engine, &layout.build(), "traps length", &["traps section", "length is not a multiple of 8"]);
 
     // Relocations: the small module may have none left in the file (calls
     // between its own code are resolved by aotc), so give entry 0 one.
@@ -1221,11 +978,7 @@ fn traps_and_relocations_out_of_range() {
         &engine,
         &b,
         "8-byte relocation 1 byte past its function",
-        &[&format!(
-            "code entry 0: relocation at {} outside its {} bytes",
-            e0.text.1 - 7,
-            e0.text.1
-        )],
+        &[&format!("code entry 0: relocation at {} outside its {} bytes", e0.text.1 - 7, e0.text.1)],
     );
     let b = with_reloc(reloc(e0.text.1 - 3, 2, 1, 0));
     refuse_malformed(
@@ -1235,12 +988,7 @@ fn traps_and_relocations_out_of_range() {
         &[&format!("code entry 0: relocation at {} outside", e0.text.1 - 3)],
     );
     let b = with_reloc(reloc(u32::MAX, 1, 1, 0));
-    refuse_malformed(
-        &engine,
-        &b,
-        "relocation at 2^32-1",
-        &["code entry 0: relocation at 4294967295 outside"],
-    );
+    refuse_malformed(&engine, &b, "relocation at 2^32-1", &["code entry 0: relocation at 4294967295 outside"]);
     let n = file.code.len();
     let b = with_reloc(reloc(0, 1, 1, n as u32));
     refuse_malformed(
@@ -1250,35 +998,15 @@ fn traps_and_relocations_out_of_range() {
         &[&format!("code entry 0: relocation to code entry {n} of {n}")],
     );
     let b = with_reloc(reloc(0, 9, 1, 0));
-    refuse_malformed(
-        &engine,
-        &b,
-        "relocation kind 9",
-        &["relocs section", "relocation kind 9"],
-    );
+    refuse_malformed(&engine, &b, "relocation kind 9", &["relocs section", "relocation kind 9"]);
     let b = with_reloc(reloc(0, 1, 5, 0));
-    refuse_malformed(
-        &engine,
-        &b,
-        "relocation target kind 5",
-        &["relocs section", "relocation target kind 5"],
-    );
+    refuse_malformed(&engine, &b, "relocation target kind 5", &["relocs section", "relocation target kind 5"]);
     let b = with_reloc(reloc(0, 1, 0, 0xffff));
-    refuse_malformed(
-        &engine,
-        &b,
-        "library call 65535",
-        &["relocs section", "library call 65535"],
-    );
+    refuse_malformed(&engine, &b, "library call 65535", &["relocs section", "library call 65535"]);
     let mut r = reloc(0, 1, 1, 0);
     r.pop();
     let b = with_reloc(r);
-    refuse_malformed(
-        &engine,
-        &b,
-        "relocs length",
-        &["relocs section", "length is not a multiple of 24"],
-    );
+    refuse_malformed(&engine, &b, "relocs length", &["relocs section", "length is not a multiple of 24"]);
     // PC-relative relocations whose displacement cannot be encoded (only
     // known once the code is mapped: library calls are in the runtime).
     let addend = |mut r: Vec<u8>, a: i64| {
@@ -1287,19 +1015,9 @@ fn traps_and_relocations_out_of_range() {
     };
     let pc_rel = if cfg!(target_arch = "aarch64") { 4 } else { 2 };
     let b = with_reloc(addend(reloc(0, pc_rel, 1, 0), 1 << 40));
-    refuse_malformed(
-        &engine,
-        &b,
-        "PC-relative relocation 2^40 away",
-        &["code entry 0: relocation at 0", "out of"],
-    );
+    refuse_malformed(&engine, &b, "PC-relative relocation 2^40 away", &["code entry 0: relocation at 0", "out of"]);
     let b = with_reloc(addend(reloc(0, pc_rel, 0, 1), i64::MIN));
-    refuse_malformed(
-        &engine,
-        &b,
-        "PC-relative library call 2^63 away",
-        &["code entry 0: relocation at 0", "out of"],
-    );
+    refuse_malformed(&engine, &b, "PC-relative library call 2^63 away", &["code entry 0: relocation at 0", "out of"]);
 }
 
 #[test]
@@ -1344,12 +1062,7 @@ fn data_and_metadata_out_of_range() {
     refuse_malformed(&engine, &layout.build(), "metadata short", &["metadata section"]);
     let mut layout = Layout::of(valid);
     layout.section_mut(section::METADATA).push(0);
-    refuse_malformed(
-        &engine,
-        &layout.build(),
-        "metadata trailing byte",
-        &["metadata section", "1 trailing bytes"],
-    );
+    refuse_malformed(&engine, &layout.build(), "metadata trailing byte", &["metadata section", "1 trailing bytes"]);
     // An export naming a function the module does not have.
     let mut info = info.clone();
     let nfuncs = info.functions.len() as u32;
@@ -1377,21 +1090,11 @@ fn fallback_to_the_embedded_wasm() {
     let foreign = aot(
         &Config::new(),
         &wasm,
-        &AotOptions {
-            target: Some(other_target().into()),
-            embed_wasm: true,
-            ..Default::default()
-        },
+        &AotOptions { target: Some(other_target().into()), embed_wasm: true, ..Default::default() },
     );
     assert_ne!(rd_u32(&foreign, FLAGS_AT) & FLAG_HAS_WASM, 0);
     // Refused without the fallback.
-    refuse_incompatible(
-        &Engine::default(),
-        &foreign,
-        "foreign code, no fallback",
-        "target",
-        &[other_target()],
-    );
+    refuse_incompatible(&Engine::default(), &foreign, "foreign code, no fallback", "target", &[other_target()]);
     // Recompiled with it, in every strategy, and correct.
     for tier in support::available_tiers("fallback_to_the_embedded_wasm") {
         let mut config = Config::new();
@@ -1410,59 +1113,19 @@ fn fallback_to_the_embedded_wasm() {
     let mut corrupt = foreign.clone();
     let mid = corrupt.len() / 2;
     corrupt[mid] ^= 0x40;
-    assert!(matches!(
-        refuse(&fallback, &corrupt, "corrupt foreign file with fallback"),
-        AotError::Corrupt(_)
-    ));
+    assert!(matches!(refuse(&fallback, &corrupt, "corrupt foreign file with fallback"), AotError::Corrupt(_)));
     let b = patch_file(&foreign, |b| wr_u32(b, TEXT_ALIGN_AT, 3));
-    refuse_malformed(
-        &fallback,
-        &b,
-        "malformed foreign file with fallback",
-        &["text alignment 3"],
-    );
+    refuse_malformed(&fallback, &b, "malformed foreign file with fallback", &["text alignment 3"]);
     let b = patch_file(&foreign, |b| wr_u32(b, VERSION_AT, 2));
-    refuse_incompatible(
-        &fallback,
-        &b,
-        "another format version with fallback",
-        "format version",
-        &["version 2"],
-    );
+    refuse_incompatible(&fallback, &b, "another format version with fallback", "format version", &["version 2"]);
     // Nothing to fall back on without the wasm.
-    let no_wasm = aot(
-        &Config::new(),
-        &wasm,
-        &AotOptions {
-            target: Some(other_target().into()),
-            ..Default::default()
-        },
-    );
-    refuse_incompatible(
-        &fallback,
-        &no_wasm,
-        "foreign code without wasm, fallback on",
-        "target",
-        &[other_target()],
-    );
+    let no_wasm = aot(&Config::new(), &wasm, &AotOptions { target: Some(other_target().into()), ..Default::default() });
+    refuse_incompatible(&fallback, &no_wasm, "foreign code without wasm, fallback on", "target", &[other_target()]);
     // A host file with the wasm, under another engine configuration.
-    let host = aot(
-        &Config::new(),
-        &wasm,
-        &AotOptions {
-            embed_wasm: true,
-            ..Default::default()
-        },
-    );
+    let host = aot(&Config::new(), &wasm, &AotOptions { embed_wasm: true, ..Default::default() });
     let mut config = Config::new();
     config.epoch_interruption(false);
-    refuse_incompatible(
-        &Engine::new(&config).unwrap(),
-        &host,
-        "epochs, no fallback",
-        "compiler settings",
-        &["epoch"],
-    );
+    refuse_incompatible(&Engine::new(&config).unwrap(), &host, "epochs, no fallback", "compiler settings", &["epoch"]);
     config.aot_fallback(true);
     let engine = Engine::new(&config).unwrap();
     run_small(&engine, &Module::from_aot_bytes(&engine, &host).unwrap());
@@ -1488,23 +1151,15 @@ fn from_aot_file_valid_truncated_and_empty() {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
         let before = marks();
-        let e = Module::from_aot_file(&engine, &path)
-            .err()
-            .unwrap_or_else(|| panic!("{name}: loaded"));
+        let e = Module::from_aot_file(&engine, &path).err().unwrap_or_else(|| panic!("{name}: loaded"));
         assert_eq!(marks(), before);
         assert_eq!(e.kind(), ErrorKind::Aot, "{name}: {e}");
         e.as_aot().unwrap().clone()
     };
     let e = from_file("truncated.aot", &valid[..valid.len() - 100]);
-    assert!(
-        matches!(&e, AotError::Truncated(m) if m.contains("the header says")),
-        "{e:?}"
-    );
+    assert!(matches!(&e, AotError::Truncated(m) if m.contains("the header says")), "{e:?}");
     let e = from_file("header.aot", &valid[..20]);
-    assert!(
-        matches!(&e, AotError::Truncated(m) if m.contains("shorter than the 48-byte header")),
-        "{e:?}"
-    );
+    assert!(matches!(&e, AotError::Truncated(m) if m.contains("shorter than the 48-byte header")), "{e:?}");
     assert_eq!(from_file("empty.aot", b""), AotError::NotAot);
     let mut corrupt = valid.to_vec();
     let at = section_range(valid, section::TEXT).start + 5;
@@ -1520,11 +1175,7 @@ fn cli_refuses_a_corrupt_file() {
     let good = dir.path().join("sort.aot");
     std::fs::write(&good, valid).unwrap();
     let run = |path: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .arg("run")
-            .arg(path)
-            .output()
-            .expect("run kiln")
+        Command::new(env!("CARGO_BIN_EXE_kiln")).arg("run").arg(path).output().expect("run kiln")
     };
     // The valid file prints the program's output ...
     let out = run(&good);
@@ -1539,15 +1190,8 @@ fn cli_refuses_a_corrupt_file() {
     let out = run(&corrupt);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "guest output: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("corrupt .aot file: checksum"),
-        "{stderr}"
-    );
+    assert!(out.stdout.is_empty(), "guest output: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.starts_with("error: ") && stderr.contains("corrupt .aot file: checksum"), "{stderr}");
     assert!(stderr.contains("corrupt.aot"), "the message names the file: {stderr}");
     // Truncated: named as such.
     let truncated = dir.path().join("truncated.aot");
@@ -1592,11 +1236,7 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, valid: &[u8]) -> String {
     let text_start = section_range(valid, section::TEXT).start;
     let structure_end = text_start.min(b.len()).max(1);
     let offset = |rng: &mut Rng, len: usize| {
-        if rng.chance(85) {
-            rng.below(structure_end.min(len.max(1)))
-        } else {
-            rng.below(len.max(1))
-        }
+        if rng.chance(85) { rng.below(structure_end.min(len.max(1))) } else { rng.below(len.max(1)) }
     };
     let text_len = section_range(valid, section::TEXT).len() as u64;
     let interesting = |rng: &mut Rng| -> u64 {
@@ -1672,14 +1312,9 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, valid: &[u8]) -> String {
         }
         6 | 7 => {
             // A u32 of the funcs, traps or relocs section.
-            let id = [
-                section::FUNCS,
-                section::FUNCS,
-                section::TRAPS,
-                section::RELOCS,
-                section::COMPAT,
-                section::METADATA,
-            ][rng.below(6)];
+            let id =
+                [section::FUNCS, section::FUNCS, section::TRAPS, section::RELOCS, section::COMPAT, section::METADATA]
+                    [rng.below(6)];
             let r = section_range(valid, id);
             if r.len() < 4 {
                 return "nothing".into();
@@ -1856,18 +1491,8 @@ fn mutation_run() {
          {other_module} other module (changed: {changed:?})",
         started.elapsed()
     );
-    assert!(
-        panics.is_empty(),
-        "{} mutants made the loader panic:\n{}",
-        panics.len(),
-        panics.join("\n")
-    );
-    assert!(
-        other_kinds.is_empty(),
-        "{} mutants gave non-.aot errors:\n{}",
-        other_kinds.len(),
-        other_kinds.join("\n")
-    );
+    assert!(panics.is_empty(), "{} mutants made the loader panic:\n{}", panics.len(), panics.join("\n"));
+    assert!(other_kinds.is_empty(), "{} mutants gave non-.aot errors:\n{}", other_kinds.len(), other_kinds.join("\n"));
     // The run reaches the checks behind the checksum.
     assert!(malformed > count / 20, "only {malformed} malformed of {count}");
     assert!(corrupt > count / 10, "only {corrupt} corrupt of {count}");
@@ -1879,13 +1504,7 @@ fn baseline_file_has_relocations_and_runs() {
     let file = AotFile::parse(small_baseline_aot()).unwrap();
     // On x86-64 without SSE4.1, rounding is a library call.
     if cfg!(target_arch = "x86_64") {
-        assert!(
-            file.relocs
-                .iter()
-                .any(|r| matches!(r.target, AotRelocTarget::LibCall(_))),
-            "{:?}",
-            file.relocs
-        );
+        assert!(file.relocs.iter().any(|r| matches!(r.target, AotRelocTarget::LibCall(_))), "{:?}", file.relocs);
     }
     let module = Module::from_aot_bytes(&engine, small_baseline_aot()).unwrap();
     run_small(&engine, &module);

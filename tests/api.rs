@@ -8,8 +8,8 @@
 mod support;
 
 use kiln::{
-    Caller, ErrorKind, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory, MemoryType,
-    Module, Mutability, Ref, RefType, Store, Table, TableType, TrapCode, Val, ValType,
+    Caller, ErrorKind, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module,
+    Mutability, Ref, RefType, Store, Table, TableType, TrapCode, Val, ValType,
 };
 use support::tiers::{engine, engine_with, for_each_tier, module};
 
@@ -115,7 +115,9 @@ fn runaway_recursion_traps_and_finite_recursion_runs() {
                     local.get 0 i32.const 1 i32.sub call $depth i32.const 1 i32.add end)"#;
         let m = module(
             &engine,
-            &format!(r#"(module (func $inf (export "inf") (param i64) (result i64) local.get 0 i64.const 1 i64.add call $inf) {DEPTH})"#),
+            &format!(
+                r#"(module (func $inf (export "inf") (param i64) (result i64) local.get 0 i64.const 1 i64.add call $inf) {DEPTH})"#
+            ),
         );
         let mut store = Store::new(&engine, ());
         let inst = Linker::new(&engine).instantiate(&mut store, &m).unwrap();
@@ -303,7 +305,10 @@ fn module_is_shared_across_threads() {
                         let mut store = Store::new(&engine, ());
                         let inst = Linker::new(&engine).instantiate(&mut store, &m).unwrap();
                         let fib = inst.get_typed_func::<i64, i64>(&mut store, "fib").unwrap();
-                        assert_eq!(fib.call(&mut store, 50 + t).unwrap(), [12586269025, 20365011074, 32951280099, 53316291173][t as usize]);
+                        assert_eq!(
+                            fib.call(&mut store, 50 + t).unwrap(),
+                            [12586269025, 20365011074, 32951280099, 53316291173][t as usize]
+                        );
                     }
                 });
             }

@@ -44,10 +44,7 @@ use kiln::{Config, Engine, Module, Strategy};
 use support::{available_tiers, first_difference, run_with_limit};
 
 fn bench_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/bench-inputs"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench-inputs"))
 }
 
 /// Folders whose modules need SIMD (named in the README).
@@ -55,18 +52,14 @@ const SIMD: [&str; 3] = ["blake3-simd", "hex-simd", "intgemm-simd"];
 
 fn env_secs(name: &str, default: u64) -> Duration {
     let secs = match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text}: expected whole seconds")),
+        Ok(text) => text.parse().unwrap_or_else(|_| panic!("{name}={text}: expected whole seconds")),
         Err(_) => default,
     };
     Duration::from_secs(secs)
 }
 
 fn kiln_bin() -> PathBuf {
-    std::env::var_os("KILN_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kiln")))
+    std::env::var_os("KILN_BENCH_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kiln")))
 }
 
 /// One program to run.
@@ -90,14 +83,11 @@ struct Program {
 
 /// `DIR/STEM.KIND.expected`, else `DIR/default.KIND.expected`, else none.
 fn expected(dir: &Path, stem: &str, kind: &str) -> Option<Vec<u8>> {
-    [
-        format!("{stem}.{kind}.expected"),
-        format!("default.{kind}.expected"),
-    ]
-    .iter()
-    .map(|name| dir.join(name))
-    .find(|p| p.is_file())
-    .map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+    [format!("{stem}.{kind}.expected"), format!("default.{kind}.expected")]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+        .map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
 }
 
 fn programs(root: &Path) -> Vec<Program> {
@@ -111,13 +101,9 @@ fn programs(root: &Path) -> Vec<Program> {
     for dir in dirs {
         let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
         if folder == "quickjs" {
-            for (script, out) in [
-                ("console.log(6*7)", "42\n"),
-                (
-                    "let s=0;for(let i=0;i<1e6;i++)s+=i%7;console.log(s)",
-                    "2999997\n",
-                ),
-            ] {
+            for (script, out) in
+                [("console.log(6*7)", "42\n"), ("let s=0;for(let i=0;i<1e6;i++)s+=i%7;console.log(s)", "2999997\n")]
+            {
                 programs.push(Program {
                     name: format!("quickjs/qjs-wasi.wasm -e '{script}'"),
                     dir: dir.clone(),
@@ -133,12 +119,7 @@ fn programs(root: &Path) -> Vec<Program> {
         }
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .expect("read a bench folder")
-            .map(|e| {
-                e.expect("dir entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
             .filter(|f| f.ends_with(".wasm"))
             .collect();
         files.sort();
@@ -177,18 +158,12 @@ fn run_program(program: &Program, tier: Strategy, engine: &Engine) -> Outcome {
         match Module::from_file(engine, program.dir.join(&program.file)) {
             Ok(_) => {}
             Err(e) => {
-                return Outcome::Skipped(format!(
-                    "needs SIMD, which this build cannot compile ({e})"
-                ));
+                return Outcome::Skipped(format!("needs SIMD, which this build cannot compile ({e})"));
             }
         }
     }
     let interp = tier == Strategy::Interpreter;
-    let limit = if interp {
-        env_secs("KILN_BENCH_INTERP_TIMEOUT", 45)
-    } else {
-        env_secs("KILN_BENCH_TIMEOUT", 120)
-    };
+    let limit = if interp { env_secs("KILN_BENCH_INTERP_TIMEOUT", 45) } else { env_secs("KILN_BENCH_TIMEOUT", 120) };
     // `aot`: compiled by `aotc` into a file, which `kiln run` maps.
     let aot_dir = support::TempDir::new("bench-aot");
     let file = if tier == Strategy::Aot {
@@ -218,8 +193,7 @@ fn run_program(program: &Program, tier: Strategy, engine: &Engine) -> Outcome {
     if run.code() != Some(0) {
         problems.push(format!(
             "exit status {}, expected 0",
-            run.code()
-                .map_or_else(|| format!("{:?}", run.status), |c| c.to_string())
+            run.code().map_or_else(|| format!("{:?}", run.status), |c| c.to_string())
         ));
     }
     if let Some(want) = &program.expected_stdout
@@ -236,18 +210,8 @@ fn run_program(program: &Program, tier: Strategy, engine: &Engine) -> Outcome {
         Outcome::Passed(run.elapsed)
     } else {
         let stderr = run.stderr_text();
-        let tail: String = stderr
-            .chars()
-            .rev()
-            .take(2000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Outcome::Failed(format!(
-            "{}\n--- stderr (end) ---\n{tail}",
-            problems.join("; ")
-        ))
+        let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+        Outcome::Failed(format!("{}\n--- stderr (end) ---\n{tail}", problems.join("; ")))
     }
 }
 
@@ -259,21 +223,9 @@ fn bench_inputs_give_their_expected_output() {
         return;
     }
     let programs = programs(&root);
-    assert!(
-        programs.len() >= 20,
-        "only {} programs found in {}",
-        programs.len(),
-        root.display()
-    );
-    assert!(
-        root.join("bench.wasm").is_file(),
-        "{}/bench.wasm is missing",
-        root.display()
-    );
-    let jobs: usize = std::env::var("KILN_BENCH_JOBS")
-        .ok()
-        .and_then(|j| j.parse().ok())
-        .unwrap_or(2);
+    assert!(programs.len() >= 20, "only {} programs found in {}", programs.len(), root.display());
+    assert!(root.join("bench.wasm").is_file(), "{}/bench.wasm is missing", root.display());
+    let jobs: usize = std::env::var("KILN_BENCH_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(2);
     for tier in available_tiers("bench-inputs") {
         let mut config = Config::new();
         config.strategy(tier);
@@ -297,10 +249,7 @@ fn bench_inputs_give_their_expected_output() {
                             Outcome::Failed(why) => format!("FAILED: {why}"),
                         };
                         println!("bench-inputs [{tier}] {}: {line}", program.name);
-                        results
-                            .lock()
-                            .unwrap()
-                            .push((program.name.clone(), outcome));
+                        results.lock().unwrap().push((program.name.clone(), outcome));
                     }
                 });
             }
@@ -329,13 +278,7 @@ fn bench_inputs_give_their_expected_output() {
         );
         // QuickJS's 6*7 is the headline check: it must really run,
         // not merely time out.
-        let qjs = results
-            .iter()
-            .find(|(name, _)| name.contains("console.log(6*7)"))
-            .expect("the quickjs 6*7 case");
-        assert!(
-            matches!(qjs.1, Outcome::Passed(_)),
-            "tier {tier}: quickjs -e 'console.log(6*7)' did not finish"
-        );
+        let qjs = results.iter().find(|(name, _)| name.contains("console.log(6*7)")).expect("the quickjs 6*7 case");
+        assert!(matches!(qjs.1, Outcome::Passed(_)), "tier {tier}: quickjs -e 'console.log(6*7)' did not finish");
     }
 }

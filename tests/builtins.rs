@@ -6,10 +6,10 @@
 //! nothing.
 
 use kiln::{Engine, Instance, Linker, Module, Store};
-use kiln_aot_format::builtins::{BuiltinIndex, BUILTINS};
+use kiln_aot_format::builtins::{BUILTINS, BuiltinIndex};
 use kiln_aot_format::vm::{VMContext, VMTableDefinition};
 use kiln_aot_format::{ModuleInfo, PtrSize, TrapCode, VMOffsets, WasmFeatureSet};
-use kiln_runtime::builtins::{BuiltinsTable, BUILTINS_TABLE};
+use kiln_runtime::builtins::{BUILTINS_TABLE, BuiltinsTable};
 
 const WAT: &str = r#"(module
   (memory (export "mem") 1 3)
@@ -50,7 +50,9 @@ impl Fixture {
     fn table(&self) -> &'static BuiltinsTable {
         // SAFETY: `header.builtins` is inside the live VMContext and was
         // set at instantiation to the static `BUILTINS_TABLE`.
-        unsafe { &*self.vmctx.cast::<u8>().add(self.offsets.header.builtins as usize).cast::<*const BuiltinsTable>().read() }
+        unsafe {
+            &*self.vmctx.cast::<u8>().add(self.offsets.header.builtins as usize).cast::<*const BuiltinsTable>().read()
+        }
     }
 
     fn mem(&mut self) -> Vec<u8> {
@@ -68,7 +70,12 @@ impl Fixture {
         // SAFETY: `table_ptrs[0]` is inside the VMContext and points to
         // the table's live definition; `i` is checked against its length.
         unsafe {
-            let def = self.vmctx.cast::<u8>().add(self.offsets.table_ptr(0) as usize).cast::<*const VMTableDefinition>().read();
+            let def = self
+                .vmctx
+                .cast::<u8>()
+                .add(self.offsets.table_ptr(0) as usize)
+                .cast::<*const VMTableDefinition>()
+                .read();
             assert!(i < (*def).current_elements);
             *(*def).base.add(i)
         }
@@ -81,7 +88,8 @@ fn header_points_at_the_table_in_index_order() {
     assert!(std::ptr::eq(f.table(), &BUILTINS_TABLE));
     // SAFETY: `BuiltinsTable` is `repr(C)` with one function pointer per
     // builtin, in index order.
-    let words = unsafe { std::slice::from_raw_parts((f.table() as *const BuiltinsTable).cast::<usize>(), BUILTINS.len()) };
+    let words =
+        unsafe { std::slice::from_raw_parts((f.table() as *const BuiltinsTable).cast::<usize>(), BUILTINS.len()) };
     assert_eq!(words[BuiltinIndex::memory_fill.0 as usize], BUILTINS_TABLE.memory_fill as *const () as usize);
     assert_eq!(words[BuiltinIndex::elem_drop.0 as usize], BUILTINS_TABLE.elem_drop as *const () as usize);
 }

@@ -39,10 +39,7 @@ impl Drop for TempDir {
 }
 
 fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .output()
-        .expect("run kiln")
+    Command::new(env!("CARGO_BIN_EXE_kiln")).args(args).output().expect("run kiln")
 }
 
 fn run_invoke(file: &Path, name: &str, args: &[&str]) -> Output {
@@ -101,35 +98,20 @@ fn run_add_prints_the_sum() {
     let out = run_invoke(&file, "add", &["0x7fffffff", "1"]);
     assert_eq!(stdout(&out), "-2147483648\n", "stderr: {}", stderr(&out));
     let out = run_invoke(&file, "wide", &["-9223372036854775808"]);
-    assert_eq!(
-        stdout(&out),
-        "-9223372036854775808\n",
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert_eq!(stdout(&out), "-9223372036854775808\n", "stderr: {}", stderr(&out));
 }
 
 #[test]
 fn run_floats_round_trip() {
     let dir = TempDir::new("floats");
     let file = dir.write("m.wat", MODULE);
-    for (arg, printed) in [
-        ("0.1", "0.1"),
-        ("-0.0", "-0.0"),
-        ("1e300", "1e300"),
-        ("-inf", "-inf"),
-    ] {
+    for (arg, printed) in [("0.1", "0.1"), ("-0.0", "-0.0"), ("1e300", "1e300"), ("-inf", "-inf")] {
         let out = run_invoke(&file, "id_f64", &[arg]);
         assert!(out.status.success(), "{arg}: stderr: {}", stderr(&out));
         assert_eq!(stdout(&out), format!("{printed}\n"));
     }
     let out = run_invoke(&file, "third", &[]);
-    assert_eq!(
-        stdout(&out),
-        "0.3333333333333333\n",
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert_eq!(stdout(&out), "0.3333333333333333\n", "stderr: {}", stderr(&out));
     // A NaN prints its bits, payload included.
     let out = run_invoke(&file, "nan_f32", &[]);
     assert_eq!(stdout(&out), "nan:0x7fa00000\n", "stderr: {}", stderr(&out));
@@ -173,31 +155,16 @@ fn run_errors_exit_1() {
     // No --invoke and no _start.
     let out = kiln(&["run", file.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no --invoke given and the module has no _start"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no --invoke given and the module has no _start"), "stderr: {}", stderr(&out));
     // `FILE --invoke NAME ARGS` (the foundation issue's form) works for a
     // module without `_start`.
-    let out = kiln(&[
-        "run",
-        file.to_str().expect("utf-8 path"),
-        "--invoke",
-        "add",
-        "1",
-        "2",
-    ]);
+    let out = kiln(&["run", file.to_str().expect("utf-8 path"), "--invoke", "add", "1", "2"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n");
     // Wrong number of arguments.
     let out = run_invoke(&file, "add", &["1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("takes 2 argument"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("takes 2 argument"), "stderr: {}", stderr(&out));
     // An argument that does not parse.
     let out = run_invoke(&file, "add", &["1", "x"]);
     assert_eq!(out.status.code(), Some(1));
@@ -212,21 +179,14 @@ fn run_errors_exit_1() {
     assert!(stderr(&out).contains("bad.wat"), "stderr: {}", stderr(&out));
     // An import that neither WASI nor a --preload provides is a link error
     // naming it.
-    let imp = dir.write(
-        "imp.wat",
-        "(module (import \"env\" \"f\" (func)) (func (export \"g\")))",
-    );
+    let imp = dir.write("imp.wat", "(module (import \"env\" \"f\" (func)) (func (export \"g\")))");
     let out = run_invoke(&imp, "g", &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("env::f"), "stderr: {}", stderr(&out));
     // A missing module file.
     let out = kiln(&["run", "/nonexistent/kiln-test.wasm"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("/nonexistent/kiln-test.wasm"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("/nonexistent/kiln-test.wasm"), "stderr: {}", stderr(&out));
 }
 
 #[test]
@@ -312,24 +272,11 @@ fn wasi_argv_is_the_file_as_given_then_every_later_word() {
     let dir = TempDir::new("argv");
     let abs = dir.write("echo.wat", ECHO_ARGS);
     // Words after FILE go to the program, even ones that are kiln options.
-    let out = kiln_in(
-        &dir.0,
-        &[
-            "run", "echo.wat", "a", "-e", "--tier", "jit", "b c", "", "--invoke", "x",
-        ],
-        b"",
-    );
+    let out = kiln_in(&dir.0, &["run", "echo.wat", "a", "-e", "--tier", "jit", "b c", "", "--invoke", "x"], b"");
     assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "echo.wat\na\n-e\n--tier\njit\nb c\n\n--invoke\nx\n"
-    );
+    assert_eq!(stdout(&out), "echo.wat\na\n-e\n--tier\njit\nb c\n\n--invoke\nx\n");
     // Also when the first of them is one of kiln's options.
-    let out = kiln_in(
-        &dir.0,
-        &["run", "echo.wat", "--tier", "warp", "--help"],
-        b"",
-    );
+    let out = kiln_in(&dir.0, &["run", "echo.wat", "--tier", "warp", "--help"], b"");
     assert_prints(&out, "echo.wat\n--tier\nwarp\n--help\n");
     // argv[0] is the path exactly as given.
     let abs = abs.to_str().expect("utf-8 path");
@@ -360,9 +307,7 @@ fn wasi_env_holds_only_the_given_variables() {
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.starts_with(
-            "3 variables\n  [KILN_A=1]\n  [KILN_B=x=y z]\n  [KILN_FROM_HOST=inherited]\n"
-        ),
+        text.starts_with("3 variables\n  [KILN_A=1]\n  [KILN_B=x=y z]\n  [KILN_FROM_HOST=inherited]\n"),
         "stdout: {text}"
     );
     assert!(!text.contains("secret"), "stdout: {text}");
@@ -381,33 +326,16 @@ fn wasi_dir_maps_host_directories_and_confines_the_guest() {
     let data = format!("{inner}::/data");
 
     // HOST::GUEST with an absolute guest path.
-    let out = kiln(&[
-        "run",
-        "--dir",
-        &data,
-        &cat,
-        "/data/in.txt",
-        "/data/sub/deep.txt",
-    ]);
+    let out = kiln(&["run", "--dir", &data, &cat, "/data/in.txt", "/data/sub/deep.txt"]);
     assert_prints(&out, "hello from the host\ndeep\n");
     // A relative guest name.
-    let out = kiln(&[
-        "run",
-        "--dir",
-        &format!("{inner}::data"),
-        &cat,
-        "data/in.txt",
-    ]);
+    let out = kiln(&["run", "--dir", &format!("{inner}::data"), &cat, "data/in.txt"]);
     assert_prints(&out, "hello from the host\n");
     // HOST alone: the guest sees it under the same name.
     let out = kiln(&["run", "--dir", inner, &cat, &format!("{inner}/in.txt")]);
     assert_prints(&out, "hello from the host\n");
     // `--dir .`: the working directory, for relative paths.
-    let out = kiln_in(
-        Path::new(inner),
-        &["run", "--dir", ".", &cat, "in.txt", "sub/deep.txt"],
-        b"",
-    );
+    let out = kiln_in(Path::new(inner), &["run", "--dir", ".", &cat, "in.txt", "sub/deep.txt"], b"");
     assert_prints(&out, "hello from the host\ndeep\n");
     // Two preopens at once.
     let out = kiln(&[
@@ -425,48 +353,24 @@ fn wasi_dir_maps_host_directories_and_confines_the_guest() {
     // Without a preopen nothing is reachable.
     let out = kiln(&["run", &cat, "/data/in.txt"]);
     assert_eq!(out.status.code(), Some(1), "stdout: {}", stdout(&out));
-    assert!(
-        stdout(&out).starts_with("cat: /data/in.txt: "),
-        "stdout: {}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).starts_with("cat: /data/in.txt: "), "stdout: {}", stdout(&out));
 
     // Escapes: `..`, a symlink out of the preopen, an absolute symlink.
     let secret = dir.0.join("secret.txt");
     std::os::unix::fs::symlink("../secret.txt", dir.0.join("inner/up")).expect("symlink");
     std::os::unix::fs::symlink(&secret, dir.0.join("inner/abs")).expect("symlink");
-    for path in [
-        "/data/../secret.txt",
-        "/data/sub/../../secret.txt",
-        "/data/up",
-        "/data/abs",
-    ] {
+    for path in ["/data/../secret.txt", "/data/sub/../../secret.txt", "/data/up", "/data/abs"] {
         let out = kiln(&["run", "--dir", &data, &cat, path]);
         let text = stdout(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{path}: stdout: {text}\nstderr: {}",
-            stderr(&out)
-        );
-        assert!(
-            text.starts_with(&format!("cat: {path}: ")),
-            "{path}: stdout: {text}"
-        );
-        assert!(
-            !text.contains("SECRET"),
-            "{path} escaped the preopen: {text}"
-        );
+        assert_eq!(out.status.code(), Some(1), "{path}: stdout: {text}\nstderr: {}", stderr(&out));
+        assert!(text.starts_with(&format!("cat: {path}: ")), "{path}: stdout: {text}");
+        assert!(!text.contains("SECRET"), "{path} escaped the preopen: {text}");
     }
 
     // A --dir that does not exist is an error before anything runs.
     let out = kiln(&["run", "--dir", "/nonexistent/kiln-dir", &cat]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("/nonexistent/kiln-dir"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("/nonexistent/kiln-dir"), "stderr: {}", stderr(&out));
 }
 
 #[test]
@@ -495,31 +399,14 @@ fn wasi_stdio_is_the_process_stdio() {
 fn wasi_exit_status_becomes_kiln_status() {
     let exitcode = program("exitcode");
     for (args, status, out_text) in [
-        (
-            &["exit", "7"][..],
-            7,
-            "calling exit(7) with unflushed outputatexit handler ran\n",
-        ),
-        (
-            &["return", "42"][..],
-            42,
-            "returning 42 from main\natexit handler ran\n",
-        ),
-        (
-            &[][..],
-            0,
-            "no arguments: returning 0\natexit handler ran\n",
-        ),
+        (&["exit", "7"][..], 7, "calling exit(7) with unflushed outputatexit handler ran\n"),
+        (&["return", "42"][..], 42, "returning 42 from main\natexit handler ran\n"),
+        (&[][..], 0, "no arguments: returning 0\natexit handler ran\n"),
     ] {
         let mut argv = vec!["run", exitcode.as_str()];
         argv.extend_from_slice(args);
         let out = kiln(&argv);
-        assert_eq!(
-            out.status.code(),
-            Some(status),
-            "{args:?}: stderr: {}",
-            stderr(&out)
-        );
+        assert_eq!(out.status.code(), Some(status), "{args:?}: stderr: {}", stderr(&out));
         assert_eq!(stdout(&out), out_text, "{args:?}");
         // An exit is not an error: kiln prints nothing of its own.
         assert_eq!(stderr(&out), "", "{args:?}");
@@ -535,12 +422,7 @@ fn wasi_exit_status_becomes_kiln_status() {
   (func (export "_start") (call $exit (i32.const 300)) unreachable))"#,
     );
     let out = kiln(&["run", big.to_str().expect("utf-8 path")]);
-    assert_eq!(
-        out.status.code(),
-        Some(300 % 256),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(300 % 256), "stderr: {}", stderr(&out));
 
     // A trap after output: the output is there, the status is 3, and stderr
     // has the message and the backtrace.
@@ -599,44 +481,24 @@ fn preload_registers_a_module_for_imports() {
     assert_eq!(stdout(&out), "hello from the preload\n");
 
     // Relative to the working directory, as the bench-inputs use it.
-    let out = kiln_in(
-        &dir.0,
-        &["run", "--preload", "helper=helper.wat", "main.wat"],
-        b"",
-    );
+    let out = kiln_in(&dir.0, &["run", "--preload", "helper=helper.wat", "main.wat"], b"");
     assert_eq!(out.status.code(), Some(42), "stderr: {}", stderr(&out));
 
     // Without the preload the import is unknown.
     let out = kiln(&["run", main]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("helper::hello"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("helper::hello"), "stderr: {}", stderr(&out));
     // Under another name it does not satisfy `helper`.
     let out = kiln(&["run", "--preload", &format!("other={helper}"), main]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("helper::"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("helper::"), "stderr: {}", stderr(&out));
     // Malformed and missing preloads.
     let out = kiln(&["run", "--preload", helper, main]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("NAME=FILE"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("NAME=FILE"), "stderr: {}", stderr(&out));
     let out = kiln(&["run", "--preload", "helper=/nonexistent/h.wasm", main]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("/nonexistent/h.wasm"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("/nonexistent/h.wasm"), "stderr: {}", stderr(&out));
 
     // --invoke has WASI linked in too.
     let out = run_invoke(Path::new(helper), "hello", &[]);
@@ -673,11 +535,7 @@ fn wast_passing_script_exits_0() {
     let file = dir.write("ok.wast", PASSING_WAST);
     let out = kiln(&["wast", file.to_str().expect("utf-8 path")]);
     let text = stdout(&out);
-    assert!(
-        out.status.success(),
-        "stdout: {text}\nstderr: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "stdout: {text}\nstderr: {}", stderr(&out));
     assert_eq!(text.lines().last(), Some("11 passed, 0 failed, 0 skipped"));
     assert!(!text.contains("FAIL"), "stdout: {text}");
 }
@@ -694,9 +552,7 @@ fn wast_failing_script_names_file_and_line() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "stdout: {text}");
     assert!(
-        text.contains(&format!(
-            "FAIL {path}:3: assert_return: expected [i32.const 2], got [i32.const 1]"
-        )),
+        text.contains(&format!("FAIL {path}:3: assert_return: expected [i32.const 2], got [i32.const 1]")),
         "stdout: {text}"
     );
     assert_eq!(text.lines().last(), Some("2 passed, 1 failed, 0 skipped"));

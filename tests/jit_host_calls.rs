@@ -145,11 +145,9 @@ fn host_functions_pass_every_value_type() {
         );
         let mut linker = Linker::new(&engine);
         linker
-            .func_wrap(
-                "env",
-                "swap",
-                |a: i32, b: i64, c: f32, d: f64, e: Option<Func>, f: Option<ExternRef>| (f, e, d, c, b, a),
-            )
+            .func_wrap("env", "swap", |a: i32, b: i64, c: f32, d: f64, e: Option<Func>, f: Option<ExternRef>| {
+                (f, e, d, c, b, a)
+            })
             .unwrap();
         let mut store = Store::new(&engine, ());
         let inst = linker.instantiate(&mut store, &m).unwrap();
@@ -158,14 +156,17 @@ fn host_functions_pass_every_value_type() {
         let run = inst.get_func(&mut store, "run").unwrap();
         let mut out = [Val::I32(0); 6];
         run.call(&mut store, &[Val::ExternRef(Some(token))], &mut out).unwrap();
-        assert_eq!(out, [
-            Val::ExternRef(Some(token)),
-            Val::FuncRef(Some(me)),
-            Val::F64((-1.5f64 * f64::MIN_POSITIVE).to_bits()),
-            Val::F32(0x7fa0_0001),
-            Val::I64(0x1234_5678_9abc_def0),
-            Val::I32(-5),
-        ]);
+        assert_eq!(
+            out,
+            [
+                Val::ExternRef(Some(token)),
+                Val::FuncRef(Some(me)),
+                Val::F64((-1.5f64 * f64::MIN_POSITIVE).to_bits()),
+                Val::F32(0x7fa0_0001),
+                Val::I64(0x1234_5678_9abc_def0),
+                Val::I32(-5),
+            ]
+        );
     });
 }
 

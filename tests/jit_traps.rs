@@ -25,9 +25,7 @@
 
 mod support;
 
-use kiln::{
-    Caller, Engine, Error, Extern, FrameInfo, Instance, Linker, Module, Store, Strategy, Trap, TrapCode, Val,
-};
+use kiln::{Caller, Engine, Error, Extern, FrameInfo, Instance, Linker, Module, Store, Strategy, Trap, TrapCode, Val};
 use support::tiers::{
     engine, engine_with, expect_trap, for_each_setup, for_each_tier, frame_names, instantiate, module,
 };
@@ -557,17 +555,29 @@ fn backtrace_three_calls_deep_is_the_same_in_every_tier() {
 fn backtrace_through_host_calls_is_the_same_in_every_tier() {
     let test = "backtrace_through_host_calls_is_the_same_in_every_tier";
     // wasm → host → wasm (trap).
-    assert_same_backtrace_in_every_tier(test, "outer", 0, TrapCode::IntegerDivisionByZero, &[
-        "leaf", "middle", "top", "outer",
-    ]);
+    assert_same_backtrace_in_every_tier(
+        test,
+        "outer",
+        0,
+        TrapCode::IntegerDivisionByZero,
+        &["leaf", "middle", "top", "outer"],
+    );
     // wasm → host → wasm → host → wasm → host → wasm (trap).
-    assert_same_backtrace_in_every_tier(test, "outer", 2, TrapCode::IntegerDivisionByZero, &[
-        "leaf", "middle", "top", "outer", "outer", "outer",
-    ]);
+    assert_same_backtrace_in_every_tier(
+        test,
+        "outer",
+        2,
+        TrapCode::IntegerDivisionByZero,
+        &["leaf", "middle", "top", "outer", "outer", "outer"],
+    );
     // A trap made by the host gets the wasm frames of its callers.
-    assert_same_backtrace_in_every_tier(test, "outer", 1, TrapCode::IntegerDivisionByZero, &[
-        "leaf", "middle", "top", "outer", "outer",
-    ]);
+    assert_same_backtrace_in_every_tier(
+        test,
+        "outer",
+        1,
+        TrapCode::IntegerDivisionByZero,
+        &["leaf", "middle", "top", "outer", "outer"],
+    );
     assert_same_backtrace_in_every_tier(test, "outer", -1, TrapCode::UnreachableCodeReached, &["outer"]);
 }
 

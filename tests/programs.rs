@@ -56,17 +56,14 @@ impl Case {
 
     fn expected_stdout(&self) -> Vec<u8> {
         let path = programs_dir().join(format!("expected/{}.stdout", self.name));
-        std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run tests/programs/build.sh)", path.display()))
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run tests/programs/build.sh)", path.display()))
     }
 
     fn expected_status(&self) -> i32 {
         let path = programs_dir().join(format!("expected/{}.status", self.name));
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run tests/programs/build.sh)", path.display()));
-        text.trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        text.trim().parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 }
 
@@ -138,10 +135,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn quoting_in_cases_txt() {
-    assert_eq!(
-        split_words("a 'b c' '' d=e 'x=y z'"),
-        ["a", "b c", "", "d=e", "x=y z"]
-    );
+    assert_eq!(split_words("a 'b c' '' d=e 'x=y z'"), ["a", "b c", "", "d=e", "x=y z"]);
     assert!(split_words("   ").is_empty());
 }
 
@@ -160,27 +154,15 @@ fn every_program_has_cases_and_expected_output() {
     }
     assert!(sources.len() >= 10, "only {} programs", sources.len());
     for program in &sources {
-        assert!(
-            cases.iter().any(|c| &c.program == program),
-            "{program}.c has no case in cases.txt"
-        );
+        assert!(cases.iter().any(|c| &c.program == program), "{program}.c has no case in cases.txt");
         assert!(
             programs_dir().join(format!("{program}.wasm")).is_file(),
             "{program}.wasm is missing (run tests/programs/build.sh)"
         );
     }
     for case in &cases {
-        assert!(
-            sources.contains(&case.program),
-            "case {}: no {}.c",
-            case.name,
-            case.program
-        );
-        assert!(
-            !case.expected_stdout().is_empty(),
-            "case {}: empty expected stdout",
-            case.name
-        );
+        assert!(sources.contains(&case.program), "case {}: no {}.c", case.name, case.program);
+        assert!(!case.expected_stdout().is_empty(), "case {}: empty expected stdout", case.name);
         case.expected_status();
         case.stdin_bytes();
     }
@@ -196,8 +178,7 @@ fn run_case(case: &Case, tier: Strategy) -> Result<Duration, String> {
     if tier != Strategy::Aot {
         cmd.arg("--tier").arg(tier.to_string());
     }
-    cmd.arg("--dir")
-        .arg(format!("{}::.", work.path().display()));
+    cmd.arg("--dir").arg(format!("{}::.", work.path().display()));
     for (k, v) in &case.env {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
@@ -221,8 +202,7 @@ fn run_case(case: &Case, tier: Strategy) -> Result<Duration, String> {
     if run.code() != Some(expected_status) {
         problems.push(format!(
             "exit status {}, expected {expected_status}",
-            run.code()
-                .map_or_else(|| format!("{:?}", run.status), |c| c.to_string())
+            run.code().map_or_else(|| format!("{:?}", run.status), |c| c.to_string())
         ));
     }
     if run.stdout != expected_stdout {
@@ -234,11 +214,7 @@ fn run_case(case: &Case, tier: Strategy) -> Result<Duration, String> {
     if problems.is_empty() {
         Ok(run.elapsed)
     } else {
-        Err(format!(
-            "{what}: {}\n--- stderr ---\n{}",
-            problems.join("; "),
-            run.stderr_text()
-        ))
+        Err(format!("{what}: {}\n--- stderr ---\n{}", problems.join("; "), run.stderr_text()))
     }
 }
 
@@ -255,10 +231,7 @@ fn programs_match_native_output_in_every_tier() {
         tiers.push(Strategy::Aot);
     }
     let cases = cases();
-    let jobs: Vec<(Case, Strategy)> = tiers
-        .iter()
-        .flat_map(|&t| cases.iter().map(move |c| (c.clone(), t)))
-        .collect();
+    let jobs: Vec<(Case, Strategy)> = tiers.iter().flat_map(|&t| cases.iter().map(move |c| (c.clone(), t))).collect();
     let queue = Mutex::new(jobs.into_iter());
     let failures = Mutex::new(Vec::new());
     let passed = Mutex::new(0usize);
@@ -286,10 +259,7 @@ fn programs_match_native_output_in_every_tier() {
     });
     let failures = failures.into_inner().unwrap();
     let passed = passed.into_inner().unwrap();
-    println!(
-        "{passed} case runs matched the native output, {} did not",
-        failures.len()
-    );
+    println!("{passed} case runs matched the native output, {} did not", failures.len());
     assert!(
         failures.is_empty(),
         "{} of {} case runs differ from the native build:\n\n{}",
@@ -308,33 +278,22 @@ fn run_embedded(case: &Case, tier: Strategy, work: &Path) -> (Vec<u8>, i32) {
     let module = Module::from_file(&engine, case.wasm()).expect("compile");
     let stdout = MemoryOutputPipe::new();
     let mut builder = WasiCtxBuilder::new();
-    builder
-        .arg(format!("{}.wasm", case.program))
-        .stdin_bytes(case.stdin_bytes())
-        .stdout(stdout.clone());
+    builder.arg(format!("{}.wasm", case.program)).stdin_bytes(case.stdin_bytes()).stdout(stdout.clone());
     for arg in &case.args {
         builder.arg(arg);
     }
     for (k, v) in &case.env {
         builder.env(k, v);
     }
-    builder
-        .preopened_dir(work, ".")
-        .expect("preopen the work dir");
+    builder.preopened_dir(work, ".").expect("preopen the work dir");
     let mut store = Store::new(&engine, builder.build());
     let mut linker = Linker::<WasiCtx>::new(&engine);
     kiln::wasi::add_to_linker(&mut linker, |ctx| ctx).expect("add WASI to the linker");
-    let instance = linker
-        .instantiate(&mut store, &module)
-        .expect("instantiate");
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .expect("_start");
+    let instance = linker.instantiate(&mut store, &module).expect("instantiate");
+    let start = instance.get_typed_func::<(), ()>(&mut store, "_start").expect("_start");
     let status = match start.call(&mut store, ()) {
         Ok(()) => 0,
-        Err(e) => e
-            .exit_code()
-            .unwrap_or_else(|| panic!("case {}: _start failed: {e}", case.name)),
+        Err(e) => e.exit_code().unwrap_or_else(|| panic!("case {}: _start failed: {e}", case.name)),
     };
     (stdout.contents(), status)
 }
@@ -349,20 +308,8 @@ fn programs_through_the_embedding_api() {
     let tiers = available_tiers("programs (embedding)");
     let cases = cases();
     for tier in tiers {
-        for name in [
-            "stdin",
-            "stdin-empty",
-            "args",
-            "env",
-            "files",
-            "exit-7",
-            "return-42",
-            "preview0",
-        ] {
-            let case = cases
-                .iter()
-                .find(|c| c.name == name)
-                .unwrap_or_else(|| panic!("no case {name} in cases.txt"));
+        for name in ["stdin", "stdin-empty", "args", "env", "files", "exit-7", "return-42", "preview0"] {
+            let case = cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name} in cases.txt"));
             let work = TempDir::new(&format!("embed-{name}"));
             let (stdout, status) = run_embedded(case, tier, work.path());
             let expected = case.expected_stdout();
@@ -371,11 +318,7 @@ fn programs_through_the_embedding_api() {
                 "case {name} in tier {tier} through the API: {}",
                 first_difference(&stdout, &expected)
             );
-            assert_eq!(
-                status,
-                case.expected_status(),
-                "case {name} in tier {tier}: exit status"
-            );
+            assert_eq!(status, case.expected_status(), "case {name} in tier {tier}: exit status");
         }
     }
 }

@@ -7,7 +7,7 @@
 mod support;
 
 use kiln::{Engine, ErrorKind, Linker, Module, Store, Val};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use support::tiers::{engine, for_each_tier};
 
 struct Rng(u64);

@@ -50,11 +50,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        tiers: Vec::new(),
-        file: None,
-        list: false,
-    };
+    let mut args = Args { tiers: Vec::new(), file: None, list: false };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         if let Some(value) = arg.strip_prefix("--tier=") {
@@ -85,9 +81,7 @@ fn tier_config(tier: &str) -> Result<Option<Config>, String> {
         "tiered-bg2" => ("tiered", false, Some((2, false))),
         t => (t, false, None),
     };
-    let strategy: Strategy = name
-        .parse()
-        .map_err(|e| format!("unknown tier `{tier}`: {e}"))?;
+    let strategy: Strategy = name.parse().map_err(|e| format!("unknown tier `{tier}`: {e}"))?;
     let mut config = Config::new();
     config.strategy(strategy);
     if explicit {
@@ -105,10 +99,7 @@ fn tier_config(tier: &str) -> Result<Option<Config>, String> {
 
 /// Runs `files` on worker threads; the reports come back in `files` order.
 fn run_files(files: &[(String, &'static str)], config: &Config) -> Vec<WastReport> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(files.len())
-        .max(1);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(files.len()).max(1);
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<WastReport>>> = Mutex::new(vec![None; files.len()]);
     std::thread::scope(|scope| {
@@ -188,9 +179,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let mut files: Vec<(String, &'static str)> = spec(SpecVersion::V2)
-        .map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw()))
-        .collect();
+    let mut files: Vec<(String, &'static str)> =
+        spec(SpecVersion::V2).map(|f| (format!("{}/{}", f.parent(), f.name()), f.raw())).collect();
     match kiln_wast_files() {
         Ok(own) => files.extend(own),
         Err(e) => {
@@ -257,16 +247,8 @@ fn main() -> ExitCode {
         }
         let _ = writeln!(out, "{totals}");
         let _ = out.flush();
-        eprintln!(
-            "tier {tier}: {} files in {:.1}s",
-            files.len(),
-            start.elapsed().as_secs_f64()
-        );
+        eprintln!("tier {tier}: {} files in {:.1}s", files.len(), start.elapsed().as_secs_f64());
         any_failed |= totals.failed > 0;
     }
-    if any_failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

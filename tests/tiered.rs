@@ -104,7 +104,13 @@ fn osr_carries_locals_and_operands_of_every_type() {
         let run = inst.get_func(&mut store, "run").unwrap();
         let token = ExternRef::new(&mut store, 0xfeed_u64);
         let n = 100_000;
-        let args = [Val::I32(n), Val::I64(-7), Val::F32(1.25f32.to_bits()), Val::F64(3.5f64.to_bits()), Val::ExternRef(Some(token))];
+        let args = [
+            Val::I32(n),
+            Val::I64(-7),
+            Val::F32(1.25f32.to_bits()),
+            Val::F64(3.5f64.to_bits()),
+            Val::ExternRef(Some(token)),
+        ];
         let mut results = vec![Val::I32(0); 7];
         run.call(&mut store, &args, &mut results).unwrap();
         let (x, y, z, sum) = osr_expected(n, -7, 1.25, 3.5);
@@ -142,14 +148,24 @@ fn osr_matches_the_interpreter_for_many_loop_lengths() {
             let mut store = Store::new(e, ());
             let inst = Linker::new(e).instantiate(&mut store, &module).unwrap();
             let run = inst.get_func(&mut store, "run").unwrap();
-            let args = [Val::I32(n), Val::I64(3), Val::F32(0.0f32.to_bits()), Val::F64((-2.0f64).to_bits()), Val::ExternRef(None)];
+            let args = [
+                Val::I32(n),
+                Val::I64(3),
+                Val::F32(0.0f32.to_bits()),
+                Val::F64((-2.0f64).to_bits()),
+                Val::ExternRef(None),
+            ];
             let mut results = vec![Val::I32(0); 7];
             run.call(&mut store, &args, &mut results).unwrap();
             outs.push(format!("{results:?}"));
         }
         assert_eq!(outs[0], outs[1], "n = {n}");
         let (x, _, _, sum) = osr_expected(n, 3, 0.0, -2.0);
-        assert!(outs[0].contains(&format!("I64({x})")) && outs[0].contains(&format!("I32({sum})")), "n = {n}: {}", outs[0]);
+        assert!(
+            outs[0].contains(&format!("I64({x})")) && outs[0].contains(&format!("I32({sum})")),
+            "n = {n}: {}",
+            outs[0]
+        );
     }
 }
 
@@ -274,7 +290,11 @@ fn runaway_recursion_through_mixed_frames_is_call_stack_exhausted() {
 #[test]
 fn importers_call_the_tiered_up_code() {
     let engine = tiered(10, true);
-    let lib = Module::new(&engine, r#"(module (func $sq (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))"#).unwrap();
+    let lib = Module::new(
+        &engine,
+        r#"(module (func $sq (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))"#,
+    )
+    .unwrap();
     let app = Module::new(
         &engine,
         r#"(module (import "lib" "sq" (func $sq (param i32) (result i32)))

@@ -12,9 +12,9 @@ mod support;
 use kiln::wasi::abi::{fdflags, filetype, oflags, rights};
 use kiln::wasi::{MemoryOutputPipe, WasiCtx, WasiCtxBuilder};
 use kiln::{ErrorKind, Instance, Linker, Memory, Module, Store, Strategy, Val};
-use support::tiers::{engine, for_each_tier};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::tiers::{engine, for_each_tier};
 
 const EBADF: i32 = 8;
 const EFAULT: i32 = 21;
@@ -573,7 +573,8 @@ fn sandbox_escapes_fail() {
         for path in attempts {
             for (dirflags, oflags) in [(1, 0), (0, 0), (1, oflags::CREAT)] {
                 let [p, n] = g.s(PATH, path);
-                let e = g.call("path_open", &[i(3), i(dirflags), p, n, i(oflags.into()), l(RW as i64), l(0), i(0), i(OUT)]);
+                let e =
+                    g.call("path_open", &[i(3), i(dirflags), p, n, i(oflags.into()), l(RW as i64), l(0), i(0), i(OUT)]);
                 assert_ne!(e, 0, "path_open({path}, dirflags {dirflags}, oflags {oflags}) must fail");
                 if dirflags == 1 {
                     assert_eq!(e, ENOTCAPABLE, "path_open({path})");

@@ -85,10 +85,18 @@ pub struct Builtin {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __builtin_type {
-    (vmctx) => { $crate::builtins::BuiltinType::VMContext };
-    (u32) => { $crate::builtins::BuiltinType::U32 };
-    (ptr) => { $crate::builtins::BuiltinType::Ptr };
-    (status) => { $crate::builtins::BuiltinType::Status };
+    (vmctx) => {
+        $crate::builtins::BuiltinType::VMContext
+    };
+    (u32) => {
+        $crate::builtins::BuiltinType::U32
+    };
+    (ptr) => {
+        $crate::builtins::BuiltinType::Ptr
+    };
+    (status) => {
+        $crate::builtins::BuiltinType::Status
+    };
 }
 
 macro_rules! declare_builtins {

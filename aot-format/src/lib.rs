@@ -29,11 +29,11 @@ pub mod types;
 pub mod vm;
 
 pub use index::*;
-pub use module::{
-    ConstExpr, ConstOp, DataSegment, DataSegmentKind, ElemItems, ElemSegment, ElemSegmentKind,
-    EntityIndex, Export, FunctionBody, Import, ModuleError, ModuleInfo, WasmFeatureSet,
-};
 pub use libcall::LibCall;
+pub use module::{
+    ConstExpr, ConstOp, DataSegment, DataSegmentKind, ElemItems, ElemSegment, ElemSegmentKind, EntityIndex, Export,
+    FunctionBody, Import, ModuleError, ModuleInfo, WasmFeatureSet,
+};
 pub use trap::TrapCode;
 pub use types::*;
-pub use vm::{VMOffsets, PtrSize};
+pub use vm::{PtrSize, VMOffsets};

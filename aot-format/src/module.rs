@@ -120,8 +120,12 @@ impl ConstExpr {
                 O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
                 O::RefNull { hty } => {
                     let ty = match hty {
-                        wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Func, .. } => WasmValType::FuncRef,
-                        wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Extern, .. } => WasmValType::ExternRef,
+                        wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Func, .. } => {
+                            WasmValType::FuncRef
+                        }
+                        wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Extern, .. } => {
+                            WasmValType::ExternRef
+                        }
                         _ => return Err(unsupported(offset, "unsupported heap type in constant expression")),
                     };
                     ConstOp::RefNull(ty)
@@ -274,7 +278,10 @@ fn validate_bodies(bodies: Vec<DeferredBody<'_>>) -> Result<(), ModuleError> {
         let handles: Vec<_> = chunks.map(|c| s.spawn(move || validate(c))).collect();
         let mut results = vec![first.map_or(Ok(()), validate)];
         for h in handles {
-            results.push(h.join().unwrap_or_else(|_| Err(ModuleError { offset: 0, message: "function validation panicked".into() })));
+            results
+                .push(h.join().unwrap_or_else(|_| {
+                    Err(ModuleError { offset: 0, message: "function validation panicked".into() })
+                }));
         }
         results
     });
@@ -297,8 +304,8 @@ impl ModuleInfo {
         // Large modules validate their function bodies after the sections
         // are read, on several threads (bodies are independent); small
         // ones (every spec module) one by one as they come.
-        let parallel = wasm.len() >= PARALLEL_VALIDATION_BYTES
-            && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        let parallel =
+            wasm.len() >= PARALLEL_VALIDATION_BYTES && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
         let mut deferred = Vec::new();
         // The parser must know the features too: e.g. without memory64 a
         // memory limit is a u32 LEB, and an overlong one is malformed.
@@ -348,14 +355,20 @@ impl ModuleInfo {
                     let ty = ty?;
                     let conv = |tys: &[wasmparser::ValType]| -> Result<Box<[WasmValType]>, ModuleError> {
                         tys.iter()
-                            .map(|t| WasmValType::from_wasmparser(*t).ok_or_else(|| unsupported(0, "unsupported value type")))
+                            .map(|t| {
+                                WasmValType::from_wasmparser(*t).ok_or_else(|| unsupported(0, "unsupported value type"))
+                            })
                             .collect()
                     };
                     self.types.push(WasmFuncType { params: conv(ty.params())?, results: conv(ty.results())? });
                 }
             }
             Payload::ImportSection(reader) => {
-                for (offset, import) in reader.into_imports_with_offsets().map(|r| r.map_err(ModuleError::from)).collect::<Result<Vec<_>, _>>()? {
+                for (offset, import) in reader
+                    .into_imports_with_offsets()
+                    .map(|r| r.map_err(ModuleError::from))
+                    .collect::<Result<Vec<_>, _>>()?
+                {
                     let index = match import.ty {
                         wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) => {
                             self.num_imported_funcs += 1;
@@ -377,9 +390,15 @@ impl ModuleInfo {
                             self.globals.push(convert_global(g, offset)?);
                             EntityIndex::Global(GlobalIndex(self.globals.len() as u32 - 1))
                         }
-                        wasmparser::TypeRef::Tag(_) => return Err(unsupported(offset, "tag imports are not supported")),
+                        wasmparser::TypeRef::Tag(_) => {
+                            return Err(unsupported(offset, "tag imports are not supported"));
+                        }
                     };
-                    self.imports.push(Import { module: import.module.to_string(), name: import.name.to_string(), index });
+                    self.imports.push(Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        index,
+                    });
                 }
             }
             Payload::FunctionSection(reader) => {
@@ -414,7 +433,9 @@ impl ModuleInfo {
                 for e in reader {
                     let e = e?;
                     let index = match e.kind {
-                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => EntityIndex::Function(FuncIndex(e.index)),
+                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                            EntityIndex::Function(FuncIndex(e.index))
+                        }
                         wasmparser::ExternalKind::Table => EntityIndex::Table(TableIndex(e.index)),
                         wasmparser::ExternalKind::Memory => EntityIndex::Memory(MemoryIndex(e.index)),
                         wasmparser::ExternalKind::Global => EntityIndex::Global(GlobalIndex(e.index)),
@@ -544,7 +565,8 @@ impl ModuleInfo {
 
 fn convert_table(t: wasmparser::TableType, offset: u64) -> Result<TableType, ModuleError> {
     Ok(TableType {
-        element: WasmValType::from_ref_type(t.element_type).ok_or_else(|| unsupported(offset, "unsupported table element type"))?,
+        element: WasmValType::from_ref_type(t.element_type)
+            .ok_or_else(|| unsupported(offset, "unsupported table element type"))?,
         limits: Limits { min: t.initial, max: t.maximum },
         table64: t.table64,
     })
@@ -556,7 +578,8 @@ fn convert_memory(m: wasmparser::MemoryType) -> MemoryType {
 
 fn convert_global(g: wasmparser::GlobalType, offset: u64) -> Result<GlobalType, ModuleError> {
     Ok(GlobalType {
-        ty: WasmValType::from_wasmparser(g.content_type).ok_or_else(|| unsupported(offset, "unsupported global type"))?,
+        ty: WasmValType::from_wasmparser(g.content_type)
+            .ok_or_else(|| unsupported(offset, "unsupported global type"))?,
         mutable: g.mutable,
     })
 }
@@ -614,7 +637,13 @@ mod tests {
         }
         m.push(10);
         let len = code.len() as u32;
-        m.extend_from_slice(&[(len & 0x7f) as u8 | 0x80, ((len >> 7) & 0x7f) as u8 | 0x80, ((len >> 14) & 0x7f) as u8 | 0x80, ((len >> 21) & 0x7f) as u8 | 0x80, (len >> 28) as u8]);
+        m.extend_from_slice(&[
+            (len & 0x7f) as u8 | 0x80,
+            ((len >> 7) & 0x7f) as u8 | 0x80,
+            ((len >> 14) & 0x7f) as u8 | 0x80,
+            ((len >> 21) & 0x7f) as u8 | 0x80,
+            (len >> 28) as u8,
+        ]);
         m.extend_from_slice(&code);
         (m, ranges)
     }

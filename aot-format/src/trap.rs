@@ -96,11 +96,7 @@ impl TrapCode {
 
     /// Decodes [`TrapCode::to_u8`]; `None` for bytes that name no trap.
     pub const fn from_u8(byte: u8) -> Option<TrapCode> {
-        if byte == 0 || byte as usize > Self::ALL.len() {
-            None
-        } else {
-            Some(Self::ALL[byte as usize - 1])
-        }
+        if byte == 0 || byte as usize > Self::ALL.len() { None } else { Some(Self::ALL[byte as usize - 1]) }
     }
 }
 

@@ -80,14 +80,8 @@ pub struct WasmFuncType {
 
 impl WasmFuncType {
     /// Builds a function type.
-    pub fn new(
-        params: impl IntoIterator<Item = WasmValType>,
-        results: impl IntoIterator<Item = WasmValType>,
-    ) -> Self {
-        WasmFuncType {
-            params: params.into_iter().collect(),
-            results: results.into_iter().collect(),
-        }
+    pub fn new(params: impl IntoIterator<Item = WasmValType>, results: impl IntoIterator<Item = WasmValType>) -> Self {
+        WasmFuncType { params: params.into_iter().collect(), results: results.into_iter().collect() }
     }
 
     /// The parameter types.
@@ -191,9 +185,7 @@ impl MemoryType {
 
     /// Spec §4.5.2.2 "Memories": import matching.
     pub fn matches(&self, expected: &MemoryType) -> bool {
-        self.memory64 == expected.memory64
-            && self.shared == expected.shared
-            && self.limits.matches(&expected.limits)
+        self.memory64 == expected.memory64 && self.shared == expected.shared && self.limits.matches(&expected.limits)
     }
 }
 
@@ -205,9 +197,7 @@ impl TableType {
 
     /// Spec §4.5.2.2 "Tables": import matching.
     pub fn matches(&self, expected: &TableType) -> bool {
-        self.element == expected.element
-            && self.table64 == expected.table64
-            && self.limits.matches(&expected.limits)
+        self.element == expected.element && self.table64 == expected.table64 && self.limits.matches(&expected.limits)
     }
 }
 

@@ -31,8 +31,8 @@
 //! grows; every instance that imports them sees the change at once); defined
 //! globals and function references live inline in the VMContext.
 
-use crate::module::ModuleInfo;
 use crate::VMSharedTypeIndex;
+use crate::module::ModuleInfo;
 
 /// Pointer size of a compilation target, in bytes (4 or 8).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

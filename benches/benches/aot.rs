@@ -71,8 +71,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use kiln_benches::measure::{Contender, Measured, Plan, SLOW, SLOW_RUNS, VERY_SLOW, ms, timed};
 use kiln_benches::programs::{
-    Expected, KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker,
-    programs, wasmtime_wasi_linker,
+    Expected, KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker, programs,
+    wasmtime_wasi_linker,
 };
 use kiln_benches::{Filters, env_var, geometric_mean, parse_runs};
 
@@ -114,11 +114,7 @@ impl Kiln {
         let mut config = kiln::Config::new();
         config.strategy(kiln::Strategy::Jit);
         let engine = kiln::Engine::new(&config)?;
-        Ok(Kiln {
-            wasi: kiln_wasi_linker(&engine)?,
-            config,
-            engine,
-        })
+        Ok(Kiln { wasi: kiln_wasi_linker(&engine)?, config, engine })
     }
 
     /// The `.aot` bytes of `wasm`, with the default options (host target,
@@ -166,10 +162,7 @@ impl Wasmtime {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let engine = wasmtime::Engine::new(&config)?;
-        Ok(Wasmtime {
-            wasi: wasmtime_wasi_linker(&engine)?,
-            engine,
-        })
+        Ok(Wasmtime { wasi: wasmtime_wasi_linker(&engine)?, engine })
     }
 
     /// A store for one run, with an epoch deadline that is never reached.
@@ -226,15 +219,10 @@ fn test_programs() -> Result<Vec<Program>> {
         .map(|name| {
             let expected = |file: String| {
                 let path = dir.join(&file);
-                std::fs::read(&path)
-                    .with_context(|| format!("reading {}", path.display()))
-                    .map(|bytes| (file, bytes))
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display())).map(|bytes| (file, bytes))
             };
             let (_, status) = expected(format!("expected/{name}.status"))?;
-            ensure!(
-                String::from_utf8_lossy(&status).trim() == "0",
-                "tests/programs/expected/{name}.status is not 0"
-            );
+            ensure!(String::from_utf8_lossy(&status).trim() == "0", "tests/programs/expected/{name}.status is not 0");
             let (source, bytes) = expected(format!("expected/{name}.stdout"))?;
             Ok(Program {
                 name: format!("c-{name}"),
@@ -270,12 +258,7 @@ impl Drop for TempDir {
 
 /// Part 1: compiles `wasm` in both runtimes, in turns; returns the
 /// measurement and the last outputs (`.aot`, `.cwasm`).
-fn measure_compile(
-    plan: &Plan,
-    kiln: &Kiln,
-    wasmtime: &Wasmtime,
-    wasm: &[u8],
-) -> Result<(Measured, Vec<u8>, Vec<u8>)> {
+fn measure_compile(plan: &Plan, kiln: &Kiln, wasmtime: &Wasmtime, wasm: &[u8]) -> Result<(Measured, Vec<u8>, Vec<u8>)> {
     let (mut aot, mut cwasm) = (None, None);
     let measured = plan.measure(&mut [
         Contender::new("kiln aot::compile", || {
@@ -296,18 +279,10 @@ fn measure_compile(
 }
 
 /// Part 2: the four ways of loading `files` and instantiating the module.
-fn measure_load(
-    quick: bool,
-    kiln: &Kiln,
-    wasmtime: &Wasmtime,
-    program: &Program,
-    files: &Files,
-) -> Result<Measured> {
+fn measure_load(quick: bool, kiln: &Kiln, wasmtime: &Wasmtime, program: &Program, files: &Files) -> Result<Measured> {
     let mut contenders = [
         Contender::new(LOAD_LABELS[0], || {
-            kiln.load_and_instantiate(program, || {
-                kiln::Module::from_aot_file(&kiln.engine, &files.aot_path)
-            })
+            kiln.load_and_instantiate(program, || kiln::Module::from_aot_file(&kiln.engine, &files.aot_path))
         }),
         Contender::new(LOAD_LABELS[1], || {
             wasmtime.load_and_instantiate(program, || {
@@ -318,9 +293,7 @@ fn measure_load(
             })
         }),
         Contender::new(LOAD_LABELS[2], || {
-            kiln.load_and_instantiate(program, || {
-                kiln::Module::from_aot_bytes(&kiln.engine, &files.aot)
-            })
+            kiln.load_and_instantiate(program, || kiln::Module::from_aot_bytes(&kiln.engine, &files.aot))
         }),
         Contender::new(LOAD_LABELS[3], || {
             wasmtime.load_and_instantiate(program, || {
@@ -341,25 +314,13 @@ fn measure_load(
         let wanted = LOAD_MIN_TOTAL.as_secs_f64() / fastest.as_secs_f64().max(1e-9);
         (wanted.ceil() as usize).clamp(LOAD_MIN_ITERS, LOAD_MAX_ITERS)
     };
-    Plan {
-        runs: iterations,
-        warmup: false,
-        cap_slow: false,
-    }
-    .measure(&mut contenders)
+    Plan { runs: iterations, warmup: false, cap_slow: false }.measure(&mut contenders)
 }
 
 /// Part 3: `program` from the `.aot` file against the JIT, in turns, the
 /// output of every run checked.
-fn measure_execution(
-    plan: &Plan,
-    kiln: &Kiln,
-    wasm: &[u8],
-    program: &Program,
-    files: &Files,
-) -> Result<Measured> {
-    let aot = kiln::Module::from_aot_file(&kiln.engine, &files.aot_path)
-        .context("aot: Module::from_aot_file")?;
+fn measure_execution(plan: &Plan, kiln: &Kiln, wasm: &[u8], program: &Program, files: &Files) -> Result<Measured> {
+    let aot = kiln::Module::from_aot_file(&kiln.engine, &files.aot_path).context("aot: Module::from_aot_file")?;
     let jit = kiln::Module::new(&kiln.engine, wasm).context("jit: Module::new")?;
     let mut contenders = [("aot", &aot), ("jit", &jit)].map(|(label, module)| {
         Contender::new(label, move || {
@@ -427,54 +388,29 @@ impl Report {
                         _ => format!("{label} {} ms", ms(m, 0)),
                     })
                     .collect();
-                let unit = if part == Part::Load {
-                    "iterations"
-                } else {
-                    "runs"
-                };
-                println!(
-                    "  {name:<20} {}  ({} {unit})",
-                    times.join(" | "),
-                    measured.runs
-                );
+                let unit = if part == Part::Load { "iterations" } else { "runs" };
+                println!("  {name:<20} {}  ({} {unit})", times.join(" | "), measured.runs);
                 Ok(measured)
             }
             Err(error) => {
                 let message = format!("{error:#}");
                 println!("  {name:<20} FAILED: {message}");
-                self.failures
-                    .push(format!("{}/{name}: {message}", part.title()));
+                self.failures.push(format!("{}/{name}: {message}", part.title()));
                 Err(message)
             }
         };
-        let outputs = subject
-            .files
-            .as_ref()
-            .map_or((0, 0), |f| (f.aot.len(), f.cwasm.len()));
-        self.rows.push(Row {
-            part,
-            name: name.clone(),
-            wasm_bytes: subject.wasm_bytes,
-            outputs,
-            result,
-        });
+        let outputs = subject.files.as_ref().map_or((0, 0), |f| (f.aot.len(), f.cwasm.len()));
+        self.rows.push(Row { part, name: name.clone(), wasm_bytes: subject.wasm_bytes, outputs, result });
     }
 
     /// The measured rows of `part`, with their medians.
     fn measured(&self, part: Part) -> impl Iterator<Item = (&Row, &Measured)> {
-        self.rows
-            .iter()
-            .filter(move |r| r.part == part)
-            .filter_map(|r| r.result.as_ref().ok().map(|m| (r, m)))
+        self.rows.iter().filter(move |r| r.part == part).filter_map(|r| r.result.as_ref().ok().map(|m| (r, m)))
     }
 
     /// Prints a row that was not measured.
     fn print_failed(&self, part: Part) {
-        for row in self
-            .rows
-            .iter()
-            .filter(|r| r.part == part && r.result.is_err())
-        {
+        for row in self.rows.iter().filter(|r| r.part == part && r.result.is_err()) {
             println!("{:<20} FAILED", row.name);
         }
     }
@@ -491,16 +427,7 @@ impl Report {
         );
         println!(
             "{:<20} {:>8} | {:>9} {:>6} | {:>11} {:>6} | {:>6} | {:>8} {:>9} {:>5}",
-            "program",
-            "wasm KB",
-            "kiln ms",
-            "MB/s",
-            "wasmtime ms",
-            "MB/s",
-            "ratio",
-            ".aot KB",
-            ".cwasm KB",
-            "runs"
+            "program", "wasm KB", "kiln ms", "MB/s", "wasmtime ms", "MB/s", "ratio", ".aot KB", ".cwasm KB", "runs"
         );
         let mut ratios = Vec::new();
         for (row, m) in self.measured(Part::Compile) {
@@ -524,9 +451,7 @@ impl Report {
         self.print_failed(Part::Compile);
         let (kiln_total, wasmtime_total, bytes) = self
             .measured(Part::Compile)
-            .fold((0.0, 0.0, 0usize), |(k, w, b), (row, m)| {
-                (k + m.medians[0], w + m.medians[1], b + row.wasm_bytes)
-            });
+            .fold((0.0, 0.0, 0usize), |(k, w, b), (row, m)| (k + m.medians[0], w + m.medians[1], b + row.wasm_bytes));
         if let Some(mean) = geometric_mean(&ratios) {
             println!(
                 "{:<20} {:>8.1} | {} {:>6.2} | {} {:>6.2} | {mean:>6.2} |",
@@ -539,11 +464,7 @@ impl Report {
             );
             println!(
                 "goal: geomean kiln / wasmtime <= {COMPILE_GOAL:.2}: {} ({mean:.2}); rows above it: * ({} of {})",
-                if mean <= COMPILE_GOAL {
-                    "met"
-                } else {
-                    "NOT met"
-                },
+                if mean <= COMPILE_GOAL { "met" } else { "NOT met" },
                 ratios.iter().filter(|&&r| r > COMPILE_GOAL).count(),
                 ratios.len()
             );
@@ -552,9 +473,7 @@ impl Report {
 
     fn print_load(&self) {
         println!();
-        println!(
-            "=== 2. Load + instantiate (WASI imports defined, _start not called), median per iteration ==="
-        );
+        println!("=== 2. Load + instantiate (WASI imports defined, _start not called), median per iteration ===");
         println!(
             "file: kiln Module::from_aot_file vs wasmtime Module::deserialize_file (both mmap the file, in page cache); \
              bytes: from_aot_bytes vs Module::deserialize"
@@ -574,11 +493,7 @@ impl Report {
             let (r_file, r_bytes) = (m.medians[0] / m.medians[1], m.medians[2] / m.medians[3]);
             file.push(r_file);
             bytes.push(r_bytes);
-            let over = if r_file > LOAD_GOAL || r_bytes > LOAD_GOAL {
-                " *"
-            } else {
-                ""
-            };
+            let over = if r_file > LOAD_GOAL || r_bytes > LOAD_GOAL { " *" } else { "" };
             println!(
                 "{:<20} {:>8.1} | {} {} {r_file:>6.2} | {} {} {r_bytes:>6.2} | {:>6}{over}",
                 row.name,
@@ -592,10 +507,7 @@ impl Report {
         }
         self.print_failed(Part::Load);
         if let (Some(f), Some(b)) = (geometric_mean(&file), geometric_mean(&bytes)) {
-            println!(
-                "{:<20} {:>8} | {:>19} {f:>6.2} | {:>19} {b:>6.2} |",
-                "geomean", "", "", ""
-            );
+            println!("{:<20} {:>8} | {:>19} {f:>6.2} | {:>19} {b:>6.2} |", "geomean", "", "", "");
             let verdict = |mean: f64| if mean <= LOAD_GOAL { "met" } else { "NOT met" };
             println!(
                 "goal: geomean kiln / wasmtime <= {LOAD_GOAL:.2}: file {} ({f:.2}), bytes {} ({b:.2}); \
@@ -613,31 +525,16 @@ impl Report {
             "=== 3. Execution: _start from the .aot file vs Strategy::Jit (instantiate + run; load and compile excluded), median ==="
         );
         println!("ratio = aot / jit: expected about 1.00");
-        println!(
-            "{:<20} {:>11} {:>11} {:>8} {:>5}",
-            "program", "aot ms", "jit ms", "aot/jit", "runs"
-        );
+        println!("{:<20} {:>11} {:>11} {:>8} {:>5}", "program", "aot ms", "jit ms", "aot/jit", "runs");
         let mut ratios = Vec::new();
         for (row, m) in self.measured(Part::Execution) {
             let ratio = m.medians[0] / m.medians[1];
             ratios.push(ratio);
-            println!(
-                "{:<20} {} {} {ratio:>8.2} {:>5}",
-                row.name,
-                ms(m.medians[0], 11),
-                ms(m.medians[1], 11),
-                m.runs
-            );
+            println!("{:<20} {} {} {ratio:>8.2} {:>5}", row.name, ms(m.medians[0], 11), ms(m.medians[1], 11), m.runs);
         }
         self.print_failed(Part::Execution);
         if let Some(mean) = geometric_mean(&ratios) {
-            println!(
-                "{:<20} {:>11} {:>11} {mean:>8.2} {:>5}",
-                "geomean",
-                "",
-                "",
-                ratios.len()
-            );
+            println!("{:<20} {:>11} {:>11} {mean:>8.2} {:>5}", "geomean", "", "", ratios.len());
         }
     }
 
@@ -647,10 +544,7 @@ impl Report {
             return true;
         }
         println!();
-        println!(
-            "!!! {} FAILURE(S): these were not measured",
-            self.failures.len()
-        );
+        println!("!!! {} FAILURE(S): these were not measured", self.failures.len());
         for failure in &self.failures {
             println!("!!! {failure}");
         }
@@ -679,9 +573,7 @@ impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
         let mut options = Options {
             plan: Plan {
-                runs: env_var("KILN_BENCH_RUNS")
-                    .as_deref()
-                    .map_or(Ok(DEFAULT_RUNS), parse_runs)?,
+                runs: env_var("KILN_BENCH_RUNS").as_deref().map_or(Ok(DEFAULT_RUNS), parse_runs)?,
                 warmup: true,
                 cap_slow: true,
             },
@@ -694,10 +586,7 @@ impl Options {
         }
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            let mut value = |flag: &str| {
-                args.next()
-                    .with_context(|| format!("{flag} needs a value; {USAGE}"))
-            };
+            let mut value = |flag: &str| args.next().with_context(|| format!("{flag} needs a value; {USAGE}"));
             match arg.as_str() {
                 "--bench" => {}
                 "--runs" => options.plan.runs = parse_runs(&value("--runs")?)?,
@@ -734,9 +623,7 @@ fn run_benchmarks() -> Result<bool> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let temp = TempDir::new()?;
 
-    println!(
-        "kiln AOT (.aot) vs Wasmtime 48 precompiled modules (.cwasm), and .aot vs kiln JIT, {cores} cores"
-    );
+    println!("kiln AOT (.aot) vs Wasmtime 48 precompiled modules (.cwasm), and .aot vs kiln JIT, {cores} cores");
     println!(
         "  kiln:     aot::compile(config, AotOptions::default()): host CPU, opt-level speed, no embedded wasm, \
          threads 0 = one per core ({cores}; modules with < 16 KiB of code compile on one thread);"
@@ -771,19 +658,12 @@ fn run_benchmarks() -> Result<bool> {
     if options.inputs.is_dir() {
         all.extend(programs(&options.inputs)?);
     } else {
-        println!(
-            "  bench-inputs skipped: {} is absent (set KILN_BENCH_INPUTS)",
-            options.inputs.display()
-        );
+        println!("  bench-inputs skipped: {} is absent (set KILN_BENCH_INPUTS)", options.inputs.display());
     }
     let mut subjects: Vec<Subject> = all
         .into_iter()
         .filter(|p| options.filters.selects(&p.name))
-        .map(|program| Subject {
-            program,
-            wasm_bytes: 0,
-            files: None,
-        })
+        .map(|program| Subject { program, wasm_bytes: 0, files: None })
         .collect();
     let mut report = Report::default();
 
@@ -825,9 +705,10 @@ fn run_benchmarks() -> Result<bool> {
             println!("  {:<20} skipped: not compiled", subject.program.name);
             continue;
         };
-        let result = subject.program.read_wasm().and_then(|wasm| {
-            measure_execution(&options.plan, &kiln, &wasm, &subject.program, files)
-        });
+        let result = subject
+            .program
+            .read_wasm()
+            .and_then(|wasm| measure_execution(&options.plan, &kiln, &wasm, &subject.program, files));
         report.add(Part::Execution, subject, &["aot", "jit"], result);
     }
 

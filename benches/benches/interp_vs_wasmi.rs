@@ -63,8 +63,7 @@ impl WasmiRunner {
     fn new(engine: &wasmi::Engine, wasm: &[u8]) -> Result<Self> {
         let module = wasmi::Module::new(engine, wasm)?;
         let mut store = wasmi::Store::new(engine, ());
-        let instance =
-            wasmi::Linker::<()>::new(engine).instantiate_and_start(&mut store, &module)?;
+        let instance = wasmi::Linker::<()>::new(engine).instantiate_and_start(&mut store, &module)?;
         let run = instance.get_typed_func::<i32, i32>(&store, "run")?;
         Ok(Self { store, run })
     }
@@ -91,20 +90,10 @@ struct Plan {
 
 impl Plan {
     /// The default plan: up to 10 runs each, about 4 s per workload.
-    const FULL: Plan = Plan {
-        warmup_runs: 1,
-        min_runs: 3,
-        max_runs: 10,
-        time_budget: Duration::from_secs(4),
-    };
+    const FULL: Plan = Plan { warmup_runs: 1, min_runs: 3, max_runs: 10, time_budget: Duration::from_secs(4) };
 
     /// `--quick`: a smoke test of the numbers, a few runs each.
-    const QUICK: Plan = Plan {
-        warmup_runs: 1,
-        min_runs: 1,
-        max_runs: 3,
-        time_budget: Duration::from_secs(1),
-    };
+    const QUICK: Plan = Plan { warmup_runs: 1, min_runs: 1, max_runs: 3, time_budget: Duration::from_secs(1) };
 }
 
 /// Parsed command line.
@@ -119,10 +108,7 @@ impl Options {
     /// Parses the arguments after the program name. `--bench`, which cargo
     /// passes to every benchmark binary, is ignored.
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
-        let mut options = Options {
-            plan: Plan::FULL,
-            filters: Vec::new(),
-        };
+        let mut options = Options { plan: Plan::FULL, filters: Vec::new() };
         for arg in args {
             match arg.as_str() {
                 "--bench" => {}
@@ -151,21 +137,12 @@ struct Measurement {
 }
 
 /// Runs `runner` once, timed, and asserts that it returned `expected`.
-fn timed_run(
-    runner: &mut dyn Runner,
-    engine: &str,
-    workload: &Workload,
-    expected: i32,
-) -> Result<Duration> {
+fn timed_run(runner: &mut dyn Runner, engine: &str, workload: &Workload, expected: i32) -> Result<Duration> {
     let start = Instant::now();
     let result = runner.run(workload.arg);
     let elapsed = start.elapsed();
     let result = result.with_context(|| format!("{engine} failed to run `{}`", workload.name))?;
-    assert_eq!(
-        result, expected,
-        "{engine} computed a wrong result for `{}`",
-        workload.name
-    );
+    assert_eq!(result, expected, "{engine} computed a wrong result for `{}`", workload.name);
     Ok(elapsed)
 }
 
@@ -182,10 +159,8 @@ fn measure(
         timed_run(kiln, "kiln", workload, expected)?;
         timed_run(wasmi, "wasmi", workload, expected)?;
     }
-    let mut measurement = Measurement {
-        kiln: Vec::with_capacity(plan.max_runs),
-        wasmi: Vec::with_capacity(plan.max_runs),
-    };
+    let mut measurement =
+        Measurement { kiln: Vec::with_capacity(plan.max_runs), wasmi: Vec::with_capacity(plan.max_runs) };
     let mut spent = Duration::ZERO;
     for round in 0..plan.max_runs {
         if round >= plan.min_runs && spent >= plan.time_budget {
@@ -219,10 +194,7 @@ fn main() -> ExitCode {
 /// table.
 fn run_benchmarks() -> Result<()> {
     let options = Options::parse(std::env::args().skip(1))?;
-    let selected: Vec<Workload> = workloads()
-        .into_iter()
-        .filter(|w| options.selects(w.name))
-        .collect();
+    let selected: Vec<Workload> = workloads().into_iter().filter(|w| options.selects(w.name)).collect();
     if selected.is_empty() {
         bail!("no workload matches the filter {:?}", options.filters);
     }
@@ -232,10 +204,7 @@ fn run_benchmarks() -> Result<()> {
     let kiln_engine = kiln::Engine::new(&config).context("creating the kiln engine")?;
     let wasmi_engine = wasmi::Engine::default();
 
-    println!(
-        "{:<16} {:>12} {:>12} {:>11} {:>5}",
-        "workload", "kiln (ms)", "wasmi (ms)", "kiln/wasmi", "runs"
-    );
+    println!("{:<16} {:>12} {:>12} {:>11} {:>5}", "workload", "kiln (ms)", "wasmi (ms)", "kiln/wasmi", "runs");
     let mut ratios = Vec::with_capacity(selected.len());
     for workload in &selected {
         let wasm = workload.wasm()?;
@@ -260,10 +229,7 @@ fn run_benchmarks() -> Result<()> {
         );
     }
     if let Some(mean) = geometric_mean(&ratios) {
-        println!(
-            "{:<16} {:>12} {:>12} {:>11.2}",
-            "geometric mean", "", "", mean
-        );
+        println!("{:<16} {:>12} {:>12} {:>11.2}", "geometric mean", "", "", mean);
     }
     Ok(())
 }

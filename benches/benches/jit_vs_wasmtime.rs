@@ -67,16 +67,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail, ensure};
-use kiln_benches::measure::{
-    Contender, DEFAULT_RUNS, Measured, Plan, SLOW, SLOW_RUNS, Timed, VERY_SLOW, ms, timed,
-};
+use kiln_benches::measure::{Contender, DEFAULT_RUNS, Measured, Plan, SLOW, SLOW_RUNS, Timed, VERY_SLOW, ms, timed};
 use kiln_benches::programs::{
-    KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker, programs,
-    wasmtime_wasi_linker,
+    KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker, programs, wasmtime_wasi_linker,
 };
-use kiln_benches::{
-    Filters, Workload, env_var, geometric_mean, kiln_call_run, parse_runs, workloads,
-};
+use kiln_benches::{Filters, Workload, env_var, geometric_mean, kiln_call_run, parse_runs, workloads};
 
 /// Modules of the compile measurement (paths in the bench-inputs folder),
 /// largest code section first; the C program workload is added to them.
@@ -129,17 +124,9 @@ impl Kiln {
     /// `Config::compile_threads` (0 = all cores).
     fn new(label: &'static str, threads: usize, epochs: bool) -> Result<Kiln> {
         let mut config = kiln::Config::new();
-        config
-            .strategy(kiln::Strategy::Jit)
-            .epoch_interruption(epochs)
-            .compile_threads(threads);
+        config.strategy(kiln::Strategy::Jit).epoch_interruption(epochs).compile_threads(threads);
         let engine = kiln::Engine::new(&config)?;
-        Ok(Kiln {
-            label,
-            plain: kiln::Linker::new(&engine),
-            wasi: kiln_wasi_linker(&engine)?,
-            engine,
-        })
+        Ok(Kiln { label, plain: kiln::Linker::new(&engine), wasi: kiln_wasi_linker(&engine)?, engine })
     }
 }
 
@@ -163,19 +150,13 @@ impl Compiled for KilnModule<'_> {
     fn call_run(&self, arg: i32) -> Result<Timed<i32>> {
         let mut store = kiln::Store::new(&self.kiln.engine, ());
         let run = timed(|| kiln_call_run(&mut store, &self.kiln.plain, &self.module, arg));
-        Ok(Timed {
-            elapsed: run.elapsed,
-            value: run.value?,
-        })
+        Ok(Timed { elapsed: run.elapsed, value: run.value? })
     }
 
     fn run_command(&self, program: &Program) -> Result<Timed<Output>> {
         let mut command = KilnCommand::new(&self.kiln.engine, program)?;
         let run = timed(|| command.start(&self.kiln.wasi, &self.module));
-        Ok(Timed {
-            elapsed: run.elapsed,
-            value: command.finish(run.value)?,
-        })
+        Ok(Timed { elapsed: run.elapsed, value: command.finish(run.value)? })
     }
 }
 
@@ -195,9 +176,7 @@ impl Wasmtime {
     /// `Config::epoch_interruption`.
     fn new(label: &'static str, parallel: bool, epochs: bool) -> Result<Wasmtime> {
         let mut config = wasmtime::Config::new();
-        config
-            .parallel_compilation(parallel)
-            .epoch_interruption(epochs);
+        config.parallel_compilation(parallel).epoch_interruption(epochs);
         let engine = wasmtime::Engine::new(&config)?;
         Ok(Wasmtime {
             label,
@@ -225,10 +204,7 @@ impl Runtime for Wasmtime {
 
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled + '_>> {
         let module = wasmtime::Module::new(&self.engine, wasm)?;
-        Ok(Box::new(WasmtimeModule {
-            wasmtime: self,
-            module,
-        }))
+        Ok(Box::new(WasmtimeModule { wasmtime: self, module }))
     }
 }
 
@@ -242,23 +218,15 @@ impl Compiled for WasmtimeModule<'_> {
         let mut store = self.wasmtime.store(());
         let run = timed(|| {
             let instance = self.wasmtime.plain.instantiate(&mut store, &self.module)?;
-            instance
-                .get_typed_func::<i32, i32>(&mut store, "run")?
-                .call(&mut store, arg)
+            instance.get_typed_func::<i32, i32>(&mut store, "run")?.call(&mut store, arg)
         });
-        Ok(Timed {
-            elapsed: run.elapsed,
-            value: run.value?,
-        })
+        Ok(Timed { elapsed: run.elapsed, value: run.value? })
     }
 
     fn run_command(&self, program: &Program) -> Result<Timed<Output>> {
         let mut command = WasmtimeCommand::new(program, |wasi| self.wasmtime.store(wasi))?;
         let run = timed(|| command.start(&self.wasmtime.wasi, &self.module));
-        Ok(Timed {
-            elapsed: run.elapsed,
-            value: command.finish(run.value)?,
-        })
+        Ok(Timed { elapsed: run.elapsed, value: command.finish(run.value)? })
     }
 }
 
@@ -290,16 +258,10 @@ fn measure_execution<T>(
 ) -> Result<Measured> {
     let compiled = runtimes
         .iter()
-        .map(|rt| {
-            rt.compile(wasm)
-                .with_context(|| format!("{}: compiling", rt.label()))
-        })
+        .map(|rt| rt.compile(wasm).with_context(|| format!("{}: compiling", rt.label())))
         .collect::<Result<Vec<_>>>()?;
-    let mut contenders: Vec<Contender<'_>> = compiled
-        .iter()
-        .zip(runtimes)
-        .map(|(module, rt)| execution(module.as_ref(), rt.label(), run, check))
-        .collect();
+    let mut contenders: Vec<Contender<'_>> =
+        compiled.iter().zip(runtimes).map(|(module, rt)| execution(module.as_ref(), rt.label(), run, check)).collect();
     plan.measure(&mut contenders)
 }
 
@@ -370,21 +332,13 @@ impl Report {
     fn add(&mut self, section: Section, name: &str, code_bytes: usize, result: Result<Measured>) {
         match &result {
             Ok(Measured { medians, runs }) => {
-                let times: Vec<String> = medians
-                    .iter()
-                    .map(|m| format!("{} ms", ms(*m, 0)))
-                    .collect();
+                let times: Vec<String> = medians.iter().map(|m| format!("{} ms", ms(*m, 0))).collect();
                 println!("  {name:<20} {}  ({runs} runs)", times.join(" | "));
             }
             Err(error) => println!("  {name:<20} FAILED: {error:#}"),
         }
         let result = result.map_err(|e| format!("{e:#}"));
-        self.rows.push(Row {
-            section,
-            name: name.to_string(),
-            code_bytes,
-            result,
-        });
+        self.rows.push(Row { section, name: name.to_string(), code_bytes, result });
     }
 
     fn rows(&self, section: Section) -> impl Iterator<Item = &Row> {
@@ -405,9 +359,7 @@ impl Report {
     /// were none.
     fn print_summary(&self) -> bool {
         println!();
-        println!(
-            "=== Summary: execution (instantiate + call, compile excluded), median per run ==="
-        );
+        println!("=== Summary: execution (instantiate + call, compile excluded), median per run ===");
         println!("ratio = kiln / wasmtime: below 1.00 kiln is faster");
         println!(
             "{:<10} {:<20} {:>12} {:>12} {:>8} {:>5}",
@@ -436,14 +388,7 @@ impl Report {
         for (what, sections) in means {
             let ratios = self.execution_ratios(&sections);
             if let Some(mean) = geometric_mean(&ratios) {
-                println!(
-                    "{:<10} {:<20} {:>12} {:>12} {mean:>8.2} {:>5}",
-                    "geomean",
-                    what,
-                    "",
-                    "",
-                    ratios.len()
-                );
+                println!("{:<10} {:<20} {:>12} {:>12} {mean:>8.2} {:>5}", "geomean", what, "", "", ratios.len());
             }
         }
 
@@ -454,10 +399,7 @@ impl Report {
         let failures: Vec<&Row> = self.rows.iter().filter(|r| r.result.is_err()).collect();
         if !failures.is_empty() {
             println!();
-            println!(
-                "!!! {} FAILURE(S): these rows were not measured",
-                failures.len()
-            );
+            println!("!!! {} FAILURE(S): these rows were not measured", failures.len());
             for row in failures {
                 if let Err(error) = &row.result {
                     println!("!!! {}/{}: {error}", row.section.title(), row.name);
@@ -469,9 +411,7 @@ impl Report {
 
     fn print_compile_summary(&self) {
         println!();
-        println!(
-            "=== Summary: compile (Module::new), median; MB/s = code-section bytes per second ==="
-        );
+        println!("=== Summary: compile (Module::new), median; MB/s = code-section bytes per second ===");
         println!("ratio = kiln / wasmtime throughput: above 1.00 kiln compiles faster");
         println!(
             "{:<16} {:>8} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>6} | {:>11} {:>10}",
@@ -552,27 +492,20 @@ impl Options {
         };
         let mut options = Options {
             plan: Plan {
-                runs: env_var("KILN_BENCH_RUNS")
-                    .as_deref()
-                    .map_or(Ok(DEFAULT_RUNS), parse_runs)?,
+                runs: env_var("KILN_BENCH_RUNS").as_deref().map_or(Ok(DEFAULT_RUNS), parse_runs)?,
                 warmup: true,
                 cap_slow: true,
             },
             filters: Filters::default(),
             inputs: inputs_dir(),
-            epochs: env_var("KILN_BENCH_EPOCHS")
-                .as_deref()
-                .map_or(Ok(true), parse_switch)?,
+            epochs: env_var("KILN_BENCH_EPOCHS").as_deref().map_or(Ok(true), parse_switch)?,
         };
         if let Some(list) = env_var("KILN_BENCH_FILTER") {
             options.filters.add(&list);
         }
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            let mut value = |flag: &str| {
-                args.next()
-                    .with_context(|| format!("{flag} needs a value; {USAGE}"))
-            };
+            let mut value = |flag: &str| args.next().with_context(|| format!("{flag} needs a value; {USAGE}"));
             match arg.as_str() {
                 "--bench" => {}
                 "--runs" => options.plan.runs = parse_runs(&value("--runs")?)?,
@@ -606,19 +539,13 @@ fn main() -> ExitCode {
 fn run_benchmarks() -> Result<bool> {
     let options = Options::parse(std::env::args().skip(1))?;
     let kiln = Kiln::new("kiln", 0, options.epochs).context("creating the kiln engine")?;
-    let wasmtime =
-        Wasmtime::new("wasmtime", true, options.epochs).context("creating the Wasmtime engine")?;
+    let wasmtime = Wasmtime::new("wasmtime", true, options.epochs).context("creating the Wasmtime engine")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    println!(
-        "kiln JIT vs Wasmtime 48, {cores} cores, {} timed runs per contender",
-        options.plan.runs
-    );
+    println!("kiln JIT vs Wasmtime 48, {cores} cores, {} timed runs per contender", options.plan.runs);
     let epochs = if options.epochs { "on" } else { "off" };
     println!("  kiln:     Config::new() + Strategy::Jit, epoch_interruption({epochs})");
-    println!(
-        "  wasmtime: Config::new() (Cranelift, opt-level speed, no compilation cache: built without `cache`)"
-    );
+    println!("  wasmtime: Config::new() (Cranelift, opt-level speed, no compilation cache: built without `cache`)");
     println!("            deviations from it:");
     println!("            - WASI contexts allow blocking the current thread (as `wasmtime run`)");
     if options.epochs {
@@ -649,11 +576,7 @@ fn run_benchmarks() -> Result<bool> {
                 &wasm,
                 |m| m.call_run(workload.arg),
                 |&got| {
-                    ensure!(
-                        got == expected,
-                        "WRONG RESULT: run({}) returned {got}, expected {expected}",
-                        workload.arg
-                    );
+                    ensure!(got == expected, "WRONG RESULT: run({}) returned {got}, expected {expected}", workload.arg);
                     Ok(())
                 },
             )
@@ -664,10 +587,7 @@ fn run_benchmarks() -> Result<bool> {
     let have_inputs = options.inputs.is_dir();
     println!("\n== programs: kiln | wasmtime ==");
     if have_inputs {
-        for program in programs(&options.inputs)?
-            .iter()
-            .filter(|p| options.selects(&p.name))
-        {
+        for program in programs(&options.inputs)?.iter().filter(|p| options.selects(&p.name)) {
             let result = std::fs::read(&program.wasm)
                 .with_context(|| format!("reading {}", program.wasm.display()))
                 .and_then(|wasm| {
@@ -682,10 +602,7 @@ fn run_benchmarks() -> Result<bool> {
             report.add(Section::Programs, &program.name, 0, result);
         }
     } else {
-        println!(
-            "  skipped: {} is absent (set KILN_BENCH_INPUTS)",
-            options.inputs.display()
-        );
+        println!("  skipped: {} is absent (set KILN_BENCH_INPUTS)", options.inputs.display());
     }
 
     println!("\n== compile: kiln (all cores) | kiln (1 thread) | wasmtime (1 thread) | wasmtime (all cores) ==");
@@ -697,10 +614,7 @@ fn run_benchmarks() -> Result<bool> {
         for path in COMPILE_MODULES {
             let name = path.split('/').next().unwrap_or(path).to_string();
             let file = options.inputs.join(path);
-            modules.push((
-                name,
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display())),
-            ));
+            modules.push((name, std::fs::read(&file).with_context(|| format!("reading {}", file.display()))));
         }
     } else {
         println!("  (bench-inputs absent: only the C program)");
@@ -708,14 +622,8 @@ fn run_benchmarks() -> Result<bool> {
     if let Some(workload) = workloads.iter().find(|w| w.name == COMPILE_WORKLOAD) {
         modules.push((workload.name.to_string(), workload.wasm()));
     }
-    for (name, wasm) in modules
-        .into_iter()
-        .filter(|(name, _)| options.selects(name))
-    {
-        let code_bytes = wasm
-            .as_deref()
-            .map_or(Ok(0), code_section_size)
-            .unwrap_or(0);
+    for (name, wasm) in modules.into_iter().filter(|(name, _)| options.selects(name)) {
+        let code_bytes = wasm.as_deref().map_or(Ok(0), code_section_size).unwrap_or(0);
         let result = wasm.and_then(|wasm| measure_compile(&options.plan, &compilers, &wasm));
         report.add(Section::Compile, &name, code_bytes, result);
     }

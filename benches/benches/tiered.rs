@@ -62,12 +62,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail, ensure};
 use kiln_benches::measure::{Contender, DEFAULT_RUNS, Measured, Plan, Timed, ms, timed};
 use kiln_benches::programs::{
-    KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker, programs,
-    wasmtime_wasi_linker,
+    KilnCommand, Output, Program, WasmtimeCommand, inputs_dir, kiln_wasi_linker, programs, wasmtime_wasi_linker,
 };
-use kiln_benches::{
-    Filters, Workload, env_var, geometric_mean, kiln_call_run, parse_runs, workloads,
-};
+use kiln_benches::{Filters, Workload, env_var, geometric_mean, kiln_call_run, parse_runs, workloads};
 
 /// The bench-inputs programs of the time-to-completion table, by report
 /// name: those that run for 0.3 s or more in `jit` on a 2-core machine and
@@ -128,11 +125,8 @@ enum Tier {
 
 /// The three tiers of sections 1 and 2, in contender order, with their
 /// labels.
-const TIERS: [(Tier, &str); 3] = [
-    (Tier::Tiered(kiln::DEFAULT_TIER_UP_THRESHOLD), "tiered"),
-    (Tier::Jit, "jit"),
-    (Tier::Interp, "interp"),
-];
+const TIERS: [(Tier, &str); 3] =
+    [(Tier::Tiered(kiln::DEFAULT_TIER_UP_THRESHOLD), "tiered"), (Tier::Jit, "jit"), (Tier::Interp, "interp")];
 
 impl Tier {
     /// A fresh engine: `Config::new()` with this tier's strategy (and
@@ -140,9 +134,7 @@ impl Tier {
     fn engine(self) -> Result<kiln::Engine> {
         let mut config = kiln::Config::new();
         match self {
-            Tier::Tiered(threshold) => config
-                .strategy(kiln::Strategy::Tiered)
-                .tier_up_threshold(threshold),
+            Tier::Tiered(threshold) => config.strategy(kiln::Strategy::Tiered).tier_up_threshold(threshold),
             Tier::Jit => config.strategy(kiln::Strategy::Jit),
             Tier::Interp => config.strategy(kiln::Strategy::Interpreter),
         };
@@ -161,10 +153,7 @@ impl Tier {
             Ok((module, result))
         });
         let (_module, result) = run.value.context("compiling")?;
-        Ok(Timed {
-            elapsed: run.elapsed,
-            value: result?,
-        })
+        Ok(Timed { elapsed: run.elapsed, value: result? })
     }
 
     /// One cold run of `program` (`wasm` is its module): a fresh engine,
@@ -181,10 +170,7 @@ impl Tier {
         });
         let (module, started) = run.value.context("compiling")?;
         let stats = module.tier_stats();
-        Ok(Timed {
-            elapsed: run.elapsed,
-            value: (command.finish(started)?, stats),
-        })
+        Ok(Timed { elapsed: run.elapsed, value: (command.finish(started)?, stats) })
     }
 }
 
@@ -199,14 +185,8 @@ fn wasmtime_run_program(wasm: &[u8], program: &Program) -> Result<Timed<Output>>
         let started = command.start(&linker, &module);
         Ok((module, started))
     });
-    let (_module, started) = run
-        .value
-        .map_err(anyhow::Error::from)
-        .context("compiling")?;
-    Ok(Timed {
-        elapsed: run.elapsed,
-        value: command.finish(started)?,
-    })
+    let (_module, started) = run.value.map_err(anyhow::Error::from).context("compiling")?;
+    Ok(Timed { elapsed: run.elapsed, value: command.finish(started)? })
 }
 
 /// One cold run of `program` in wasmi 2.0: a fresh engine with
@@ -220,11 +200,7 @@ fn wasmi_run_program(wasm: &[u8], program: &Program) -> Result<Timed<Output>> {
         let module = wasmi::Module::new(&engine, wasm)?;
         let started = linker
             .instantiate_and_start(&mut store, &module)
-            .and_then(|instance| {
-                instance
-                    .get_typed_func::<(), ()>(&store, "_start")?
-                    .call(&mut store, ())
-            });
+            .and_then(|instance| instance.get_typed_func::<(), ()>(&store, "_start")?.call(&mut store, ()));
         Ok((module, started))
     });
     let (_module, started) = run.value.context("compiling")?;
@@ -233,14 +209,7 @@ fn wasmi_run_program(wasm: &[u8], program: &Program) -> Result<Timed<Output>> {
         Err(error) => error.i32_exit_status().ok_or(error)?,
     };
     let ctx = store.into_data();
-    Ok(Timed {
-        elapsed: run.elapsed,
-        value: Output {
-            exit_code,
-            stdout: ctx.stdout,
-            stderr: ctx.stderr,
-        },
-    })
+    Ok(Timed { elapsed: run.elapsed, value: Output { exit_code, stdout: ctx.stdout, stderr: ctx.stderr } })
 }
 
 /// A contender whose runs are `run`, each checked by `check`; only the
@@ -271,11 +240,7 @@ fn workload_contenders<'a>(
                 label,
                 move || tier.run_workload(wasm, workload),
                 move |&got| {
-                    ensure!(
-                        got == expected,
-                        "WRONG RESULT: run({}) returned {got}, expected {expected}",
-                        workload.arg
-                    );
+                    ensure!(got == expected, "WRONG RESULT: run({}) returned {got}, expected {expected}", workload.arg);
                     Ok(())
                 },
             )
@@ -284,19 +249,11 @@ fn workload_contenders<'a>(
 }
 
 /// The kiln contenders `tiers` running `program` cold.
-fn program_contenders<'a>(
-    tiers: &[(Tier, &'static str)],
-    wasm: &'a [u8],
-    program: &'a Program,
-) -> Vec<Contender<'a>> {
+fn program_contenders<'a>(tiers: &[(Tier, &'static str)], wasm: &'a [u8], program: &'a Program) -> Vec<Contender<'a>> {
     tiers
         .iter()
         .map(|&(tier, label)| {
-            checked(
-                label,
-                move || tier.run_program(wasm, program),
-                |(output, _)| program.check(output),
-            )
+            checked(label, move || tier.run_program(wasm, program), |(output, _)| program.check(output))
         })
         .collect()
 }
@@ -344,10 +301,7 @@ mod wasi_shim {
     impl Ctx {
         /// The state for `program`, which must preopen no folder.
         pub fn new(program: &Program) -> Result<Ctx> {
-            ensure!(
-                program.preopen.is_none(),
-                "the wasmi WASI shim has no file system: it cannot preopen a folder"
-            );
+            ensure!(program.preopen.is_none(), "the wasmi WASI shim has no file system: it cannot preopen a folder");
             Ok(Ctx {
                 args: program.argv.iter().map(|a| a.clone().into_bytes()).collect(),
                 stdout: Vec::new(),
@@ -453,31 +407,36 @@ mod wasi_shim {
                 with_memory(&mut c, |m, _| sizes_get(m, &[], count as u32, size as u32))
             }),
             "environ_get" => linker.func_wrap(WASI, name, |_: C<'_>, _ptrs: i32, _buf: i32| -> R { Ok(SUCCESS) }),
-            "fd_write" => linker.func_wrap(WASI, name, |mut c: C<'_>, fd: i32, iovs: i32, count: i32, written: i32| -> R {
-                with_memory(&mut c, |m, ctx| {
-                    let out = match fd {
-                        1 => &mut ctx.stdout,
-                        2 => &mut ctx.stderr,
-                        _ => return Err(EBADF),
-                    };
-                    let data = m.gather(iovs as u32, count as u32)?;
-                    out.extend_from_slice(&data);
-                    m.write_u32(written as u32, data.len() as u32)
+            "fd_write" => {
+                linker.func_wrap(WASI, name, |mut c: C<'_>, fd: i32, iovs: i32, count: i32, written: i32| -> R {
+                    with_memory(&mut c, |m, ctx| {
+                        let out = match fd {
+                            1 => &mut ctx.stdout,
+                            2 => &mut ctx.stderr,
+                            _ => return Err(EBADF),
+                        };
+                        let data = m.gather(iovs as u32, count as u32)?;
+                        out.extend_from_slice(&data);
+                        m.write_u32(written as u32, data.len() as u32)
+                    })
                 })
-            }),
+            }
             // Standard input is empty.
-            "fd_read" => linker.func_wrap(WASI, name, |mut c: C<'_>, fd: i32, _iovs: i32, _count: i32, read: i32| -> R {
-                with_memory(&mut c, |m, _| match fd {
-                    0 => m.write_u32(read as u32, 0),
-                    _ => Err(EBADF),
+            "fd_read" => {
+                linker.func_wrap(WASI, name, |mut c: C<'_>, fd: i32, _iovs: i32, _count: i32, read: i32| -> R {
+                    with_memory(&mut c, |m, _| match fd {
+                        0 => m.write_u32(read as u32, 0),
+                        _ => Err(EBADF),
+                    })
                 })
-            }),
-            "fd_close" => linker.func_wrap(WASI, name, |_: C<'_>, fd: i32| -> R {
-                Ok(if is_stdio(fd) { SUCCESS } else { EBADF })
-            }),
-            "fd_seek" => linker.func_wrap(WASI, name, |_: C<'_>, fd: i32, _offset: i64, _whence: i32, _new: i32| -> R {
-                Ok(if is_stdio(fd) { ESPIPE } else { EBADF })
-            }),
+            }
+            "fd_close" => linker
+                .func_wrap(WASI, name, |_: C<'_>, fd: i32| -> R { Ok(if is_stdio(fd) { SUCCESS } else { EBADF }) }),
+            "fd_seek" => {
+                linker.func_wrap(WASI, name, |_: C<'_>, fd: i32, _offset: i64, _whence: i32, _new: i32| -> R {
+                    Ok(if is_stdio(fd) { ESPIPE } else { EBADF })
+                })
+            }
             // The standard streams are files of unknown type (pipes, as in
             // the other runtimes' in-memory pipes) with every right.
             "fd_fdstat_get" => linker.func_wrap(WASI, name, |mut c: C<'_>, fd: i32, stat: i32| -> R {
@@ -493,20 +452,22 @@ mod wasi_shim {
             }),
             // No preopened folder: wasi-libc stops enumerating at fd 3.
             "fd_prestat_get" => linker.func_wrap(WASI, name, |_: C<'_>, _fd: i32, _buf: i32| -> R { Ok(EBADF) }),
-            "clock_time_get" => linker.func_wrap(WASI, name, |mut c: C<'_>, id: i32, _precision: i64, time: i32| -> R {
-                with_memory(&mut c, |m, ctx| {
-                    let nanos = match id {
-                        // realtime
-                        0 => SystemTime::now()
-                            .duration_since(SystemTime::UNIX_EPOCH)
-                            .map_or(0, |d| d.as_nanos() as u64),
-                        // monotonic, process and thread CPU time
-                        1..=3 => ctx.start.elapsed().as_nanos() as u64,
-                        _ => return Err(EINVAL),
-                    };
-                    m.write_u64(time as u32, nanos)
+            "clock_time_get" => {
+                linker.func_wrap(WASI, name, |mut c: C<'_>, id: i32, _precision: i64, time: i32| -> R {
+                    with_memory(&mut c, |m, ctx| {
+                        let nanos = match id {
+                            // realtime
+                            0 => SystemTime::now()
+                                .duration_since(SystemTime::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_nanos() as u64),
+                            // monotonic, process and thread CPU time
+                            1..=3 => ctx.start.elapsed().as_nanos() as u64,
+                            _ => return Err(EINVAL),
+                        };
+                        m.write_u64(time as u32, nanos)
+                    })
                 })
-            }),
+            }
             "proc_exit" => linker.func_wrap(WASI, name, |_: C<'_>, status: i32| -> Result<(), wasmi::Error> {
                 Err(wasmi::Error::i32_exit(status))
             }),
@@ -642,11 +603,7 @@ impl Report {
     /// Records (and prints) a row of section 1.
     fn add_row(&mut self, part: Part, name: &str, result: Result<Measured>) {
         let result = self.note(name, &TIERS.map(|(_, label)| label), result);
-        self.rows.push(Row {
-            part,
-            name: name.to_string(),
-            result,
-        });
+        self.rows.push(Row { part, name: name.to_string(), result });
     }
 
     /// Ratios tiered / jit and tiered / interp of the measured rows of
@@ -666,9 +623,7 @@ impl Report {
             return;
         }
         println!();
-        println!(
-            "=== Time to completion: fresh engine, Module::new + instantiate + run, median per run ==="
-        );
+        println!("=== Time to completion: fresh engine, Module::new + instantiate + run, median per run ===");
         println!(
             "{:<10} {:<18} {:>11} {:>11} {:>11} {:>10} {:>13} {:>5}",
             "part", "name", "tiered ms", "jit ms", "interp ms", "tiered/jit", "tiered/interp", "runs"
@@ -710,10 +665,7 @@ impl Report {
         }
         let (jit, _) = self.ratios(&[Part::Workloads, Part::Programs]);
         let met = jit.iter().filter(|&&r| r <= JIT_GOAL).count();
-        println!(
-            "goal: tiered/jit <= {JIT_GOAL:.2} on long-running rows: met by {met} of {} (* = missed)",
-            jit.len()
-        );
+        println!("goal: tiered/jit <= {JIT_GOAL:.2} on long-running rows: met by {met} of {} (* = missed)", jit.len());
     }
 
     /// Prints the failures; returns whether there were none.
@@ -722,10 +674,7 @@ impl Report {
             return true;
         }
         println!();
-        println!(
-            "!!! {} FAILURE(S): these were not measured",
-            self.failures.len()
-        );
+        println!("!!! {} FAILURE(S): these were not measured", self.failures.len());
         for failure in &self.failures {
             println!("!!! {failure}");
         }
@@ -741,25 +690,18 @@ impl Report {
 fn completion(options: &Options, report: &mut Report) -> Result<()> {
     println!("\n== time to completion: {} ==", TIERS.map(|(_, l)| l).join(" | "));
     for workload in workloads().iter().filter(|w| options.selects(w.name)) {
-        let result = workload.wasm().and_then(|wasm| {
-            options
-                .plan
-                .measure(&mut workload_contenders(&TIERS, &wasm, workload))
-        });
+        let result =
+            workload.wasm().and_then(|wasm| options.plan.measure(&mut workload_contenders(&TIERS, &wasm, workload)));
         report.add_row(Part::Workloads, workload.name, result);
     }
     let Some(inputs) = options.inputs() else {
         return Ok(());
     };
-    for program in programs(inputs)?
-        .iter()
-        .filter(|p| LONG_PROGRAMS.contains(&p.name.as_str()) && options.selects(&p.name))
+    for program in
+        programs(inputs)?.iter().filter(|p| LONG_PROGRAMS.contains(&p.name.as_str()) && options.selects(&p.name))
     {
-        let result = program.read_wasm().and_then(|wasm| {
-            options
-                .plan
-                .measure(&mut program_contenders(&TIERS, &wasm, program))
-        });
+        let result =
+            program.read_wasm().and_then(|wasm| options.plan.measure(&mut program_contenders(&TIERS, &wasm, program)));
         report.add_row(Part::Programs, &program.name, result);
     }
     Ok(())
@@ -780,9 +722,7 @@ fn first_result(options: &Options, report: &mut Report) {
         return;
     };
     let program = qjs_first_result(inputs);
-    println!(
-        "\n== QuickJS time to first result: qjs -e \"console.log(6*7)\", Module::new + instantiate + _start =="
-    );
+    println!("\n== QuickJS time to first result: qjs -e \"console.log(6*7)\", Module::new + instantiate + _start ==");
     let wasm = match program.read_wasm() {
         Ok(wasm) => wasm,
         Err(error) => {
@@ -846,10 +786,8 @@ fn first_result(options: &Options, report: &mut Report) {
 /// Section 3: the sweep of [`SWEEP_THRESHOLDS`] over the QuickJS time to
 /// first result and the workloads' tiered / jit.
 fn sweep(options: &Options, report: &mut Report) -> Result<()> {
-    let tiers: Vec<(Tier, &'static str)> = SWEEP_THRESHOLDS
-        .iter()
-        .map(|&(threshold, label)| (Tier::Tiered(threshold), label))
-        .collect();
+    let tiers: Vec<(Tier, &'static str)> =
+        SWEEP_THRESHOLDS.iter().map(|&(threshold, label)| (Tier::Tiered(threshold), label)).collect();
     let labels: Vec<&str> = tiers.iter().map(|(_, label)| *label).collect();
     let plan = options.uncapped_plan();
     println!("\n== threshold sweep: {} ==", labels.join(" | "));
@@ -857,9 +795,8 @@ fn sweep(options: &Options, report: &mut Report) -> Result<()> {
     let first = match options.inputs() {
         Some(inputs) if options.selects(QJS_FIRST_RESULT) => {
             let program = qjs_first_result(inputs);
-            let result = program
-                .read_wasm()
-                .and_then(|wasm| plan.measure(&mut program_contenders(&tiers, &wasm, &program)));
+            let result =
+                program.read_wasm().and_then(|wasm| plan.measure(&mut program_contenders(&tiers, &wasm, &program)));
             report.note(QJS_FIRST_RESULT, &labels, result).ok()
         }
         _ => None,
@@ -871,9 +808,8 @@ fn sweep(options: &Options, report: &mut Report) -> Result<()> {
     with_jit.extend(&tiers);
     let with_jit_labels: Vec<&str> = with_jit.iter().map(|(_, label)| *label).collect();
     for workload in workloads().iter().filter(|w| options.selects(w.name)) {
-        let result = workload
-            .wasm()
-            .and_then(|wasm| plan.measure(&mut workload_contenders(&with_jit, &wasm, workload)));
+        let result =
+            workload.wasm().and_then(|wasm| plan.measure(&mut workload_contenders(&with_jit, &wasm, workload)));
         if let Ok(Measured { medians, .. }) = report.note(workload.name, &with_jit_labels, result) {
             for (i, ratio) in ratios.iter_mut().enumerate() {
                 ratio.push(medians[i + 1] / medians[0]);
@@ -883,16 +819,10 @@ fn sweep(options: &Options, report: &mut Report) -> Result<()> {
 
     println!();
     println!("=== Threshold sweep (Config::tier_up_threshold; default {}) ===", kiln::DEFAULT_TIER_UP_THRESHOLD);
-    println!(
-        "{:>10} {:>16} {:>24}",
-        "threshold", "qjs first ms", "workloads tiered/jit"
-    );
+    println!("{:>10} {:>16} {:>24}", "threshold", "qjs first ms", "workloads tiered/jit");
     for (i, &(threshold, _)) in SWEEP_THRESHOLDS.iter().enumerate() {
-        let first_ms = first
-            .as_ref()
-            .map_or_else(|| format!("{:>16}", "-"), |m| ms(m.medians[i], 16));
-        let mean = geometric_mean(&ratios[i])
-            .map_or_else(|| format!("{:>24}", "-"), |g| format!("{g:>24.2}"));
+        let first_ms = first.as_ref().map_or_else(|| format!("{:>16}", "-"), |m| ms(m.medians[i], 16));
+        let mean = geometric_mean(&ratios[i]).map_or_else(|| format!("{:>24}", "-"), |g| format!("{g:>24.2}"));
         println!("{threshold:>10} {first_ms} {mean}");
     }
     println!(
@@ -928,8 +858,7 @@ struct Options {
     sections: Sections,
 }
 
-const USAGE: &str =
-    "usage: tiered [--runs N] [--filter SUBSTR[,SUBSTR]]... [--quick] [--sweep | --no-sweep]";
+const USAGE: &str = "usage: tiered [--runs N] [--filter SUBSTR[,SUBSTR]]... [--quick] [--sweep | --no-sweep]";
 
 impl Options {
     /// Reads the environment, then the arguments after the program name
@@ -938,9 +867,7 @@ impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
         let mut options = Options {
             plan: Plan {
-                runs: env_var("KILN_BENCH_RUNS")
-                    .as_deref()
-                    .map_or(Ok(DEFAULT_RUNS), parse_runs)?,
+                runs: env_var("KILN_BENCH_RUNS").as_deref().map_or(Ok(DEFAULT_RUNS), parse_runs)?,
                 warmup: true,
                 cap_slow: true,
             },
@@ -954,10 +881,7 @@ impl Options {
         let mut quick = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            let mut value = |flag: &str| {
-                args.next()
-                    .with_context(|| format!("{flag} needs a value; {USAGE}"))
-            };
+            let mut value = |flag: &str| args.next().with_context(|| format!("{flag} needs a value; {USAGE}"));
             match arg.as_str() {
                 "--bench" => {}
                 "--runs" => options.plan.runs = parse_runs(&value("--runs")?)?,
@@ -988,20 +912,14 @@ impl Options {
     /// are skipped.
     fn inputs(&self) -> Option<&Path> {
         if self.inputs.is_none() {
-            println!(
-                "  bench-inputs programs skipped: {} is absent (set KILN_BENCH_INPUTS)",
-                inputs_dir().display()
-            );
+            println!("  bench-inputs programs skipped: {} is absent (set KILN_BENCH_INPUTS)", inputs_dir().display());
         }
         self.inputs.as_deref()
     }
 
     /// The plan of sections 2 and 3: `--runs` runs whatever they take.
     fn uncapped_plan(&self) -> Plan {
-        Plan {
-            cap_slow: false,
-            ..self.plan
-        }
+        Plan { cap_slow: false, ..self.plan }
     }
 }
 
@@ -1021,12 +939,8 @@ fn main() -> ExitCode {
 fn run_benchmarks() -> Result<bool> {
     let options = Options::parse(std::env::args().skip(1))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "kiln tiered vs jit vs interp (and QuickJS's first result vs Wasmtime 48 and wasmi 2.0), {cores} cores"
-    );
-    println!(
-        "  every run: a fresh engine (Config::new() + strategy), then timed Module::new + instantiate + run"
-    );
+    println!("kiln tiered vs jit vs interp (and QuickJS's first result vs Wasmtime 48 and wasmi 2.0), {cores} cores");
+    println!("  every run: a fresh engine (Config::new() + strategy), then timed Module::new + instantiate + run");
     println!(
         "  runs: {} timed per contender, {}{}",
         options.plan.runs,

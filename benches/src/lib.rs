@@ -93,9 +93,7 @@ impl Workload {
     /// When the text of a fixture does not parse.
     pub fn wasm(&self) -> Result<Vec<u8>> {
         match &self.source {
-            Source::Text(text) => {
-                wat::parse_str(text).with_context(|| format!("parsing the text of `{}`", self.name))
-            }
+            Source::Text(text) => wat::parse_str(text).with_context(|| format!("parsing the text of `{}`", self.name)),
             Source::Binary(bytes) => Ok(bytes.to_vec()),
         }
     }
@@ -118,9 +116,7 @@ pub fn kiln_call_run<T: 'static>(
     arg: i32,
 ) -> kiln::Result<i32> {
     let instance = linker.instantiate(&mut *store, module)?;
-    instance
-        .get_typed_func::<i32, i32>(&mut *store, "run")?
-        .call(&mut *store, arg)
+    instance.get_typed_func::<i32, i32>(&mut *store, "run")?.call(&mut *store, arg)
 }
 
 /// The median of `times`, in seconds (`times` is not empty).
@@ -128,11 +124,7 @@ pub fn median_secs(times: &[Duration]) -> f64 {
     let mut secs: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
     secs.sort_by(f64::total_cmp);
     let mid = secs.len() / 2;
-    if secs.len().is_multiple_of(2) {
-        f64::midpoint(secs[mid - 1], secs[mid])
-    } else {
-        secs[mid]
-    }
+    if secs.len().is_multiple_of(2) { f64::midpoint(secs[mid - 1], secs[mid]) } else { secs[mid] }
 }
 
 /// The geometric mean of `ratios`, or `None` when there are none.
@@ -169,11 +161,7 @@ impl Filters {
     /// Adds the comma-separated substrings of `list` (empty ones are
     /// dropped).
     pub fn add(&mut self, list: &str) {
-        self.0.extend(
-            list.split(',')
-                .filter(|f| !f.is_empty())
-                .map(str::to_string),
-        );
+        self.0.extend(list.split(',').filter(|f| !f.is_empty()).map(str::to_string));
     }
 
     /// Whether no substring was given.
@@ -214,10 +202,7 @@ pub mod reference {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            acc = acc
-                .wrapping_mul(1_664_525)
-                .wrapping_add(x ^ i)
-                .wrapping_add(1_013_904_223);
+            acc = acc.wrapping_mul(1_664_525).wrapping_add(x ^ i).wrapping_add(1_013_904_223);
         }
         acc as i32
     }
@@ -241,12 +226,8 @@ pub mod reference {
     /// `fixtures/matmul.wat`: folded bit pattern of the sum of A * B.
     pub fn matmul(n: i32) -> i32 {
         let n = n as usize;
-        let a: Vec<f64> = (0..n * n)
-            .map(|x| ((3 * (x / n) + 7 * (x % n)) % 17) as f64 * 0.25 - 1.0)
-            .collect();
-        let b: Vec<f64> = (0..n * n)
-            .map(|x| ((5 * (x / n) + 11 * (x % n)) % 13) as f64 * 0.5 + 0.125)
-            .collect();
+        let a: Vec<f64> = (0..n * n).map(|x| ((3 * (x / n) + 7 * (x % n)) % 17) as f64 * 0.25 - 1.0).collect();
+        let b: Vec<f64> = (0..n * n).map(|x| ((5 * (x / n) + 11 * (x % n)) % 13) as f64 * 0.5 + 0.125).collect();
         let mut sum = 0.0f64;
         for i in 0..n {
             for j in 0..n {

@@ -38,10 +38,7 @@ pub struct Timed<T> {
 pub fn timed<T>(f: impl FnOnce() -> T) -> Timed<T> {
     let start = Instant::now();
     let value = f();
-    Timed {
-        elapsed: start.elapsed(),
-        value,
-    }
+    Timed { elapsed: start.elapsed(), value }
 }
 
 /// One side of a measurement: does one checked run and returns the time to
@@ -57,10 +54,7 @@ pub struct Contender<'a> {
 impl<'a> Contender<'a> {
     /// A contender called `label` whose runs are `run`.
     pub fn new(label: &'static str, run: impl FnMut() -> Result<Duration> + 'a) -> Contender<'a> {
-        Contender {
-            label,
-            run: Box::new(run),
-        }
+        Contender { label, run: Box::new(run) }
     }
 }
 
@@ -86,12 +80,8 @@ impl Plan {
     /// # Errors
     /// The first run that fails, with the contender's label as context.
     pub fn measure(&self, contenders: &mut [Contender<'_>]) -> Result<Measured> {
-        let mut round = || -> Result<Vec<Duration>> {
-            contenders
-                .iter_mut()
-                .map(|c| (c.run)().with_context(|| c.label))
-                .collect()
-        };
+        let mut round =
+            || -> Result<Vec<Duration>> { contenders.iter_mut().map(|c| (c.run)().with_context(|| c.label)).collect() };
         let first = round()?;
         let slowest = first.iter().copied().max().unwrap_or_default();
         let (runs, mut times) = if self.cap_slow && slowest >= VERY_SLOW {

@@ -31,11 +31,7 @@ pub const QUICKJS_DIR: &str = "quickjs";
 pub const QUICKJS_WASM: &str = "qjs-wasi.wasm";
 /// QuickJS evaluating a loop of a million iterations: long enough for the
 /// interpreter loop of QuickJS itself to dominate.
-pub const QUICKJS_LOOP_ARGV: &[&str] = &[
-    "qjs",
-    "-e",
-    "let s=0;for(let i=0;i<1e6;i++)s+=i%7;console.log(s)",
-];
+pub const QUICKJS_LOOP_ARGV: &[&str] = &["qjs", "-e", "let s=0;for(let i=0;i<1e6;i++)s+=i%7;console.log(s)"];
 /// What [`QUICKJS_LOOP_ARGV`] prints.
 pub const QUICKJS_LOOP_STDOUT: &str = "2999997\n";
 
@@ -90,10 +86,7 @@ pub struct Expected {
 impl Expected {
     /// Output given literally in the benchmark.
     pub fn literal(text: &str) -> Expected {
-        Expected {
-            source: format!("{text:?}"),
-            bytes: text.into(),
-        }
+        Expected { source: format!("{text:?}"), bytes: text.into() }
     }
 }
 
@@ -145,11 +138,7 @@ fn check_stream(stream: &str, actual: &[u8], expected: Option<&Expected>) -> Res
     if actual == expected.bytes {
         return Ok(());
     }
-    let at = actual
-        .iter()
-        .zip(&expected.bytes)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let at = actual.iter().zip(&expected.bytes).take_while(|(a, b)| a == b).count();
     bail!(
         "OUTPUT MISMATCH: {stream} differs from {} at byte {at} ({} bytes written, {} expected): \
          wrote {}, expected {}",
@@ -172,18 +161,11 @@ fn excerpt(bytes: &[u8], from: usize) -> String {
 /// The expected output of module `stem` in `dir` on `stream`:
 /// `<stem>.<stream>.expected`, else `default.<stream>.expected`, else none.
 fn expected_output(dir: &Path, stem: &str, stream: &str) -> Result<Option<Expected>> {
-    for file in [
-        format!("{stem}.{stream}.expected"),
-        format!("default.{stream}.expected"),
-    ] {
+    for file in [format!("{stem}.{stream}.expected"), format!("default.{stream}.expected")] {
         let path = dir.join(&file);
         if path.is_file() {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            return Ok(Some(Expected {
-                source: file,
-                bytes,
-            }));
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            return Ok(Some(Expected { source: file, bytes }));
         }
     }
     Ok(None)
@@ -204,9 +186,7 @@ fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBu
 
 /// The file name of `path` as UTF-8 (`""` when it has none).
 fn file_name(path: &Path) -> &str {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
+    path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
 /// Every Sightglass program in `inputs` that needs no SIMD, then QuickJS
@@ -217,23 +197,14 @@ fn file_name(path: &Path) -> &str {
 /// When a folder cannot be listed or an expected-output file read.
 pub fn programs(inputs: &Path) -> Result<Vec<Program>> {
     let mut programs = Vec::new();
-    let folders = sorted_entries(inputs, |p| {
-        p.is_dir() && !SIMD_FOLDERS.contains(&file_name(p)) && file_name(p) != QUICKJS_DIR
-    })?;
+    let folders =
+        sorted_entries(inputs, |p| p.is_dir() && !SIMD_FOLDERS.contains(&file_name(p)) && file_name(p) != QUICKJS_DIR)?;
     for dir in folders {
         let modules = sorted_entries(&dir, |p| p.extension().is_some_and(|e| e == "wasm"))?;
         for wasm in &modules {
-            let stem = wasm
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default();
+            let stem = wasm.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             programs.push(Program {
-                name: if modules.len() == 1 {
-                    file_name(&dir)
-                } else {
-                    stem
-                }
-                .to_string(),
+                name: if modules.len() == 1 { file_name(&dir) } else { stem }.to_string(),
                 argv: vec![file_name(wasm).to_string()],
                 stdout: expected_output(&dir, stem, "stdout")?,
                 stderr: expected_output(&dir, stem, "stderr")?,
@@ -284,17 +255,11 @@ impl KilnCommand {
         let stdout = MemoryOutputPipe::with_limit(OUTPUT_LIMIT);
         let stderr = MemoryOutputPipe::with_limit(OUTPUT_LIMIT);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.args(program.argv.as_slice())
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
+        wasi.args(program.argv.as_slice()).stdout(stdout.clone()).stderr(stderr.clone());
         if let Some(dir) = &program.preopen {
             wasi.preopened_dir(dir, ".")?;
         }
-        Ok(KilnCommand {
-            store: kiln::Store::new(engine, wasi.build()),
-            stdout,
-            stderr,
-        })
+        Ok(KilnCommand { store: kiln::Store::new(engine, wasi.build()), stdout, stderr })
     }
 
     /// Instantiates `module` with `linker` and calls `_start`.
@@ -302,15 +267,9 @@ impl KilnCommand {
     /// # Errors
     /// Those of instantiation and of the call, `proc_exit` included (see
     /// [`KilnCommand::finish`]).
-    pub fn start(
-        &mut self,
-        linker: &kiln::Linker<kiln::wasi::WasiCtx>,
-        module: &kiln::Module,
-    ) -> kiln::Result<()> {
+    pub fn start(&mut self, linker: &kiln::Linker<kiln::wasi::WasiCtx>, module: &kiln::Module) -> kiln::Result<()> {
         let instance = linker.instantiate(&mut self.store, module)?;
-        instance
-            .get_typed_func::<(), ()>(&mut self.store, "_start")?
-            .call(&mut self.store, ())
+        instance.get_typed_func::<(), ()>(&mut self.store, "_start")?.call(&mut self.store, ())
     }
 
     /// Drops the store and returns what the program wrote, with the exit
@@ -325,11 +284,7 @@ impl KilnCommand {
             Err(error) => error.exit_code().ok_or(error)?,
         };
         drop(self.store);
-        Ok(Output {
-            exit_code,
-            stdout: self.stdout.contents(),
-            stderr: self.stderr.contents(),
-        })
+        Ok(Output { exit_code, stdout: self.stdout.contents(), stderr: self.stderr.contents() })
     }
 }
 
@@ -337,9 +292,7 @@ impl KilnCommand {
 ///
 /// # Errors
 /// When a definition clashes (never, in practice).
-pub fn wasmtime_wasi_linker(
-    engine: &wasmtime::Engine,
-) -> Result<wasmtime::Linker<wasmtime_wasi::p1::WasiP1Ctx>> {
+pub fn wasmtime_wasi_linker(engine: &wasmtime::Engine) -> Result<wasmtime::Linker<wasmtime_wasi::p1::WasiP1Ctx>> {
     let mut linker = wasmtime::Linker::<wasmtime_wasi::p1::WasiP1Ctx>::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
     for hook in BENCH_HOOKS {
@@ -367,9 +320,7 @@ impl WasmtimeCommand {
     /// When the folder cannot be preopened.
     pub fn new(
         program: &Program,
-        new_store: impl FnOnce(
-            wasmtime_wasi::p1::WasiP1Ctx,
-        ) -> wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>,
+        new_store: impl FnOnce(wasmtime_wasi::p1::WasiP1Ctx) -> wasmtime::Store<wasmtime_wasi::p1::WasiP1Ctx>,
     ) -> Result<WasmtimeCommand> {
         use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
         use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -378,17 +329,11 @@ impl WasmtimeCommand {
         let mut wasi = WasiCtxBuilder::new();
         // As `wasmtime run` does; preopens copy the flag, so it comes first.
         wasi.allow_blocking_current_thread(true);
-        wasi.args(program.argv.as_slice())
-            .stdout(stdout.clone())
-            .stderr(stderr.clone());
+        wasi.args(program.argv.as_slice()).stdout(stdout.clone()).stderr(stderr.clone());
         if let Some(dir) = &program.preopen {
             wasi.preopened_dir(dir, ".", FsPerms::ReadWrite)?;
         }
-        Ok(WasmtimeCommand {
-            store: new_store(wasi.build_p1()),
-            stdout,
-            stderr,
-        })
+        Ok(WasmtimeCommand { store: new_store(wasi.build_p1()), stdout, stderr })
     }
 
     /// Instantiates `module` with `linker` and calls `_start`.
@@ -402,9 +347,7 @@ impl WasmtimeCommand {
         module: &wasmtime::Module,
     ) -> wasmtime::Result<()> {
         let instance = linker.instantiate(&mut self.store, module)?;
-        instance
-            .get_typed_func::<(), ()>(&mut self.store, "_start")?
-            .call(&mut self.store, ())
+        instance.get_typed_func::<(), ()>(&mut self.store, "_start")?.call(&mut self.store, ())
     }
 
     /// Drops the store and returns what the program wrote, with the exit
@@ -422,10 +365,6 @@ impl WasmtimeCommand {
             },
         };
         drop(self.store);
-        Ok(Output {
-            exit_code,
-            stdout: self.stdout.contents().to_vec(),
-            stderr: self.stderr.contents().to_vec(),
-        })
+        Ok(Output { exit_code, stdout: self.stdout.contents().to_vec(), stderr: self.stderr.contents().to_vec() })
     }
 }

@@ -13,7 +13,9 @@
 //!   after tier-up, the epoch): `trusted` only.
 
 use crate::CompileError;
-use cranelift_codegen::ir::{self, types, AbiParam, AliasRegion, AliasRegionData, ArgumentPurpose, InstBuilder, MemFlagsData, Signature, Value};
+use cranelift_codegen::ir::{
+    self, AbiParam, AliasRegion, AliasRegionData, ArgumentPurpose, InstBuilder, MemFlagsData, Signature, Value, types,
+};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 use kiln_aot_format::builtins::{BuiltinIndex, BuiltinType};
@@ -162,7 +164,13 @@ impl<'m> Env<'m> {
     /// may grow and move the memory; Cranelift's alias analysis removes
     /// redundant reloads between calls). `base_fixed`: the base never
     /// moves (a 4 GiB reservation), so its load is readonly and movable.
-    pub fn memory_base(&self, b: &mut FunctionBuilder, vmctx: Value, m: u32, base_fixed: bool) -> Result<Value, CompileError> {
+    pub fn memory_base(
+        &self,
+        b: &mut FunctionBuilder,
+        vmctx: Value,
+        m: u32,
+        base_fixed: bool,
+    ) -> Result<Value, CompileError> {
         let def = self.memory_def(b, vmctx, m)?;
         let flags = if base_fixed { self.ro() } else { self.vm() };
         Ok(b.ins().load(self.ptr, flags, def, Self::off(self.offsets.memory.base)?))
@@ -175,7 +183,12 @@ impl<'m> Env<'m> {
     }
 
     /// The table's current `(base, current_elements)`.
-    pub fn table_base_len(&self, b: &mut FunctionBuilder, vmctx: Value, t: u32) -> Result<(Value, Value), CompileError> {
+    pub fn table_base_len(
+        &self,
+        b: &mut FunctionBuilder,
+        vmctx: Value,
+        t: u32,
+    ) -> Result<(Value, Value), CompileError> {
         let def = self.load_ro(b, vmctx, self.offsets.table_ptr(t))?;
         let l = self.offsets.table;
         let base = b.ins().load(self.ptr, self.vm(), def, Self::off(l.base)?);
@@ -214,7 +227,13 @@ impl<'m> Env<'m> {
 
     /// Calls builtin `index` with `args` (the caller's vmctx is prepended)
     /// through `header.builtins[index]`; returns its result, if any.
-    pub fn call_builtin(&self, b: &mut FunctionBuilder, vmctx: Value, index: BuiltinIndex, args: &[Value]) -> Result<Option<Value>, CompileError> {
+    pub fn call_builtin(
+        &self,
+        b: &mut FunctionBuilder,
+        vmctx: Value,
+        index: BuiltinIndex,
+        args: &[Value],
+    ) -> Result<Option<Value>, CompileError> {
         let builtin = index.builtin();
         let ty = |t: BuiltinType| match t {
             BuiltinType::VMContext | BuiltinType::Ptr => self.ptr,
@@ -224,7 +243,11 @@ impl<'m> Env<'m> {
         sig.params.extend(builtin.params.iter().map(|t| AbiParam::new(ty(*t))));
         sig.returns.extend(builtin.result.map(|t| AbiParam::new(ty(t))));
         if builtin.params.len() != args.len() + 1 {
-            return Err(CompileError::Codegen(format!("builtin {} called with {} arguments", builtin.name, args.len())));
+            return Err(CompileError::Codegen(format!(
+                "builtin {} called with {} arguments",
+                builtin.name,
+                args.len()
+            )));
         }
         let sig = b.import_signature(sig);
         let table = self.load_ro(b, vmctx, self.offsets.header.builtins)?;

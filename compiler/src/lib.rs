@@ -312,8 +312,8 @@ impl Compiler {
                 "avx_vnni" => "avxvnni",
                 "pauth" => "paca",
                 "sse3" | "ssse3" | "popcnt" | "avx" | "avx2" | "fma" | "bmi1" | "bmi2" | "lzcnt" | "cmpxchg16b"
-                | "avx512f" | "avx512dq" | "avx512vl" | "avx512vbmi" | "avx512bitalg" | "avx512vnni" | "lse" | "fp16"
-                | "dotprod" | "i8mm" => flag,
+                | "avx512f" | "avx512dq" | "avx512vl" | "avx512vbmi" | "avx512bitalg" | "avx512vnni" | "lse"
+                | "fp16" | "dotprod" | "i8mm" => flag,
                 _ => {
                     out.push(format!("cranelift:{}", v.name));
                     continue;
@@ -351,8 +351,15 @@ impl Compiler {
     ///
     /// # Errors
     /// As [`Compiler::compile_function`], without code-generation errors.
-    pub fn translate_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<ir::Function, CompileError> {
-        with_scratch(|scratch| translate::translate_function(&*self.isa, &self.options, module, wasm, def, None, &mut scratch.fctx))
+    pub fn translate_function(
+        &self,
+        module: &ModuleInfo,
+        wasm: &[u8],
+        def: DefinedFuncIndex,
+    ) -> Result<ir::Function, CompileError> {
+        with_scratch(|scratch| {
+            translate::translate_function(&*self.isa, &self.options, module, wasm, def, None, &mut scratch.fctx)
+        })
     }
 
     /// Compiles the OSR entry of defined function `def` for the loops whose
@@ -396,7 +403,12 @@ impl Compiler {
     /// memory64, …); [`CompileError::Wasm`] for a body that does not
     /// decode; [`CompileError::Codegen`] if Cranelift fails (verifier
     /// errors included).
-    pub fn compile_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<CompiledFunction, CompileError> {
+    pub fn compile_function(
+        &self,
+        module: &ModuleInfo,
+        wasm: &[u8],
+        def: DefinedFuncIndex,
+    ) -> Result<CompiledFunction, CompileError> {
         let func = self.translate_function(module, wasm, def)?;
         self.compile_ir(func)
     }
@@ -407,7 +419,12 @@ impl Compiler {
     ///
     /// # Errors
     /// As [`Compiler::compile_function`].
-    pub fn disassemble_function(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<String, CompileError> {
+    pub fn disassemble_function(
+        &self,
+        module: &ModuleInfo,
+        wasm: &[u8],
+        def: DefinedFuncIndex,
+    ) -> Result<String, CompileError> {
         self.disassemble(self.translate_function(module, wasm, def)?)
     }
 
@@ -416,7 +433,13 @@ impl Compiler {
     ///
     /// # Errors
     /// As [`Compiler::compile_osr_entry`].
-    pub fn disassemble_osr_entry(&self, module: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex, loops: &[u32]) -> Result<String, CompileError> {
+    pub fn disassemble_osr_entry(
+        &self,
+        module: &ModuleInfo,
+        wasm: &[u8],
+        def: DefinedFuncIndex,
+        loops: &[u32],
+    ) -> Result<String, CompileError> {
         let func = with_scratch(|scratch| {
             translate::translate_function(&*self.isa, &self.options, module, wasm, def, Some(loops), &mut scratch.fctx)
         })?;
@@ -467,10 +490,14 @@ impl Compiler {
         let mut relocs = Vec::new();
         for r in buffer.relocs() {
             let target = match &r.target {
-                FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(lc)) => RelocTarget::LibCall(format!("{lc:?}")),
+                FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(lc)) => {
+                    RelocTarget::LibCall(format!("{lc:?}"))
+                }
                 FinalizedRelocTarget::ExternalName(ir::ExternalName::User(r)) => {
                     match user_names.iter().find(|(k, _)| k == r) {
-                        Some((_, n)) if n.namespace == DIRECT_CALL_NAMESPACE => RelocTarget::Function(DefinedFuncIndex(n.index)),
+                        Some((_, n)) if n.namespace == DIRECT_CALL_NAMESPACE => {
+                            RelocTarget::Function(DefinedFuncIndex(n.index))
+                        }
                         Some((_, n)) if n.namespace == TRAMPOLINE_NAMESPACE => RelocTarget::Trampoline(n.index),
                         _ => return Err(CompileError::Codegen(format!("unexpected relocation target {r:?}"))),
                     }

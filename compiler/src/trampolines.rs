@@ -31,9 +31,9 @@
 //! byte order.
 
 use crate::env;
-use crate::{trap_code_to_cranelift, CompileError, CompiledFunction, Compiler};
+use crate::{CompileError, CompiledFunction, Compiler, trap_code_to_cranelift};
 use cranelift_codegen::ir::{
-    self, types, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, UserFuncName, Value,
+    self, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, UserFuncName, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_aot_format::builtins::BuiltinIndex;

@@ -12,7 +12,8 @@ fn wasm(wat: &str) -> Vec<u8> {
 }
 
 fn compiler(bounds: BoundsChecks) -> Compiler {
-    Compiler::native(CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, ..Default::default() }).unwrap()
+    Compiler::native(CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, ..Default::default() })
+        .unwrap()
 }
 
 const GUARD: BoundsChecks = BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 };
@@ -88,7 +89,9 @@ fn call_indirect_emits_three_checks() {
     let info = ModuleInfo::parse(&bytes, WasmFeatureSet::wasm2()).unwrap();
     let f = compiler(GUARD).compile_function(&info, &bytes, DefinedFuncIndex(0)).unwrap();
     // A non-leaf function checks the stack limit in its prologue.
-    for code in [TrapCode::UndefinedElement, TrapCode::UninitializedElement, TrapCode::BadSignature, TrapCode::StackOverflow] {
+    for code in
+        [TrapCode::UndefinedElement, TrapCode::UninitializedElement, TrapCode::BadSignature, TrapCode::StackOverflow]
+    {
         assert!(f.traps.iter().any(|t| t.code == code), "{code:?} missing: {:?}", f.traps);
     }
 }
@@ -119,7 +122,11 @@ fn loops_check_the_epoch_and_builtins_trap_on_status() {
 fn cross_compiles_for_aarch64() {
     let bytes = wasm(LOAD0);
     let info = ModuleInfo::parse(&bytes, WasmFeatureSet::wasm2()).unwrap();
-    let c = Compiler::for_target("aarch64-unknown-linux-gnu", CompilerOptions { verifier: true, ..CompilerOptions::default() }).unwrap();
+    let c = Compiler::for_target(
+        "aarch64-unknown-linux-gnu",
+        CompilerOptions { verifier: true, ..CompilerOptions::default() },
+    )
+    .unwrap();
     let f = c.compile_function(&info, &bytes, DefinedFuncIndex(0)).unwrap();
     assert!(f.traps.iter().any(|t| t.code == TrapCode::MemoryOutOfBounds));
     assert_eq!(c.triple(), "aarch64-unknown-linux-gnu");
@@ -130,7 +137,8 @@ fn cross_compiles_for_aarch64() {
 /// check at all.
 #[test]
 fn epoch_deadline_is_cached_and_checks_can_be_disabled() {
-    let wat = "(module (func $f (param i32) (loop local.get 0 br_if 0) local.get 0 call $f (loop local.get 0 br_if 0)))";
+    let wat =
+        "(module (func $f (param i32) (loop local.get 0 br_if 0) local.get 0 call $f (loop local.get 0 br_if 0)))";
     let bytes = wasm(wat);
     let info = ModuleInfo::parse(&bytes, WasmFeatureSet::wasm2()).unwrap();
     let translate = |epoch_interruption: bool| {
@@ -143,7 +151,11 @@ fn epoch_deadline_is_cached_and_checks_can_be_disabled() {
     // context) is loaded at entry and after the call.
     assert_eq!(traps_with(&on, TrapCode::Interrupt), 3, "{on}");
     assert_eq!(on.lines().filter(|l| l.contains("atomic_load")).count(), 3, "{on}");
-    assert_eq!(on.lines().filter(|l| l.contains("load.i64 notrap aligned region1 ") && l.trim_end().ends_with("+24")).count(), 2, "{on}");
+    assert_eq!(
+        on.lines().filter(|l| l.contains("load.i64 notrap aligned region1 ") && l.trim_end().ends_with("+24")).count(),
+        2,
+        "{on}"
+    );
     let off = translate(false);
     assert_eq!(traps_with(&off, TrapCode::Interrupt), 0, "{off}");
     assert!(!off.contains("atomic_load"), "{off}");

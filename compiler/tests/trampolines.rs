@@ -3,8 +3,8 @@
 //! x86-64 Linux with a hand-built VMContext: host → array→wasm trampoline
 //! → compiled wasm → wasm→array trampoline → a Rust array-call function.
 
-use kiln_aot_format::WasmValType::{self, *};
 use kiln_aot_format::WasmFuncType;
+use kiln_aot_format::WasmValType::{self, *};
 use kiln_compiler::{Compiler, CompilerOptions};
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -88,7 +88,12 @@ mod exec {
 
     /// The host function `$h`: `(a, b, c, d) -> (a + b + c + d as f64, a * 2)`,
     /// or `false` when `a == -1`.
-    unsafe extern "C" fn host_h(callee: *const VMFuncRef, caller: *mut VMContext, args: *mut ValRaw, len: usize) -> bool {
+    unsafe extern "C" fn host_h(
+        callee: *const VMFuncRef,
+        caller: *mut VMContext,
+        args: *mut ValRaw,
+        len: usize,
+    ) -> bool {
         assert!(len >= 4);
         // SAFETY: the trampoline passes 4 slots.
         let s = unsafe { std::slice::from_raw_parts_mut(args, len) };
@@ -99,7 +104,8 @@ mod exec {
         if a == -1 {
             return false;
         }
-        let sum = a as f64 + s[1].get_i64() as f64 + f32::from_bits(s[2].get_f32()) as f64 + f64::from_bits(s[3].get_f64());
+        let sum =
+            a as f64 + s[1].get_i64() as f64 + f32::from_bits(s[2].get_f32()) as f64 + f64::from_bits(s[3].get_f64());
         s[0] = ValRaw::f64(sum.to_bits());
         s[1] = ValRaw::i32(a.wrapping_mul(2));
         true
@@ -196,7 +202,8 @@ mod exec {
         let mut vmctx = vec![0u128; offsets.size as usize / 16 + 1];
         let base = vmctx.as_mut_ptr().cast::<u8>();
         let epoch = Box::new(AtomicU64::new(0));
-        let store = Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
+        let store =
+            Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
         let mut builtins = vec![test_builtin_unused as *const () as usize; BUILTINS.len()];
         builtins[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize] = test_raise as *const () as usize;
         // Array-only host functions: funcrefs whose vmctx is themselves, as in the runtime.
@@ -257,7 +264,17 @@ mod exec {
                 unsafe { std::mem::transmute::<*const u8, ArrayFn>(addr(n + i)) }
             })
             .collect();
-        Setup { _code: code, _vmctx: vmctx, _store: store, _epoch: epoch, _builtins: builtins, _hosts: hosts, base: base.cast(), func_refs, entries }
+        Setup {
+            _code: code,
+            _vmctx: vmctx,
+            _store: store,
+            _epoch: epoch,
+            _builtins: builtins,
+            _hosts: hosts,
+            base: base.cast(),
+            func_refs,
+            entries,
+        }
     }
 
     impl Setup {
@@ -273,7 +290,8 @@ mod exec {
     #[test]
     fn array_to_wasm_mixed_params_and_results() {
         let s = setup();
-        let mut args = [ValRaw::i32(-5), ValRaw::i64(1 << 40), ValRaw::f32(1.5f32.to_bits()), ValRaw::f64(0.25f64.to_bits())];
+        let mut args =
+            [ValRaw::i32(-5), ValRaw::i64(1 << 40), ValRaw::f32(1.5f32.to_bits()), ValRaw::f64(0.25f64.to_bits())];
         assert!(s.call(0, &mut args));
         assert_eq!(f64::from_bits(args[0].get_f64()), 0.25 + 1.5 + (1u64 << 40) as f64);
         assert_eq!(args[1], ValRaw(0xffff_fffa), "i32 -6, zero-extended");
@@ -300,7 +318,8 @@ mod exec {
     #[test]
     fn wasm_to_array_calls_host() {
         let s = setup();
-        let mut args = [ValRaw::i32(3), ValRaw::i64(-10), ValRaw::f32(0.5f32.to_bits()), ValRaw::f64(100.0f64.to_bits())];
+        let mut args =
+            [ValRaw::i32(3), ValRaw::i64(-10), ValRaw::f32(0.5f32.to_bits()), ValRaw::f64(100.0f64.to_bits())];
         assert!(s.call(2, &mut args));
         assert_eq!(f64::from_bits(args[0].get_f64()), 93.5);
         assert_eq!(args[1], ValRaw(1006));

@@ -13,10 +13,10 @@
 use crate::code_memory::{CodeMemory, RelocKind};
 use crate::error::{Error, Result};
 use crate::native::{NativeCode, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX};
-use kiln_aot_format::aot::file::{AotBounds, AotFile, AotRelocKind, AotRelocTarget, CodeKind, Compat};
-use kiln_aot_format::aot::AotError;
-use kiln_aot_format::vm::layout_fingerprint;
 use kiln_aot_format::PtrSize;
+use kiln_aot_format::aot::AotError;
+use kiln_aot_format::aot::file::{AotBounds, AotFile, AotRelocKind, AotRelocTarget, CodeKind, Compat};
+use kiln_aot_format::vm::layout_fingerprint;
 
 /// What the loading engine's configuration requires of the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,12 +112,17 @@ pub fn check_compat(compat: &Compat, req: &AotRequirements) -> std::result::Resu
     }
     let fp = layout_fingerprint(PtrSize::HOST);
     if compat.layout_fingerprint != fp {
-        return no("VMContext layout", format!("fingerprint {:016x}, this runtime's is {fp:016x}", compat.layout_fingerprint));
+        return no(
+            "VMContext layout",
+            format!("fingerprint {:016x}, this runtime's is {fp:016x}", compat.layout_fingerprint),
+        );
     }
     if compat.bounds != req.bounds {
         let show = |b: AotBounds| match b {
             AotBounds::Explicit => "explicit bounds checks".to_string(),
-            AotBounds::Guard { reservation, guard } => format!("{reservation}-byte reservations with {guard}-byte guard regions"),
+            AotBounds::Guard { reservation, guard } => {
+                format!("{reservation}-byte reservations with {guard}-byte guard regions")
+            }
         };
         return no(
             "compiler settings",

@@ -23,8 +23,8 @@
 
 use crate::instance::Instance;
 use crate::libcalls;
-use kiln_aot_format::vm::VMContext;
 use kiln_aot_format::TrapCode;
+use kiln_aot_format::vm::VMContext;
 
 /// A `status` result: 0 or the trap code byte.
 #[inline]
@@ -72,7 +72,14 @@ pub mod impls {
     ///
     /// # Safety
     /// See the module docs.
-    pub unsafe extern "C" fn memory_copy(vmctx: *mut VMContext, dst_mem: u32, src_mem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    pub unsafe extern "C" fn memory_copy(
+        vmctx: *mut VMContext,
+        dst_mem: u32,
+        src_mem: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> u32 {
         // SAFETY: see the module docs.
         status(unsafe { libcalls::memory_copy(inst(vmctx), dst_mem, dst, src_mem, src, len) })
     }
@@ -82,7 +89,14 @@ pub mod impls {
     ///
     /// # Safety
     /// See the module docs.
-    pub unsafe extern "C" fn memory_init(vmctx: *mut VMContext, mem: u32, data: u32, dst: u32, src: u32, len: u32) -> u32 {
+    pub unsafe extern "C" fn memory_init(
+        vmctx: *mut VMContext,
+        mem: u32,
+        data: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> u32 {
         // SAFETY: see the module docs.
         status(unsafe { libcalls::memory_init(inst(vmctx), mem, data, dst, src, len) })
     }
@@ -121,7 +135,14 @@ pub mod impls {
     ///
     /// # Safety
     /// See the module docs.
-    pub unsafe extern "C" fn table_copy(vmctx: *mut VMContext, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32 {
+    pub unsafe extern "C" fn table_copy(
+        vmctx: *mut VMContext,
+        dst_table: u32,
+        src_table: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> u32 {
         // SAFETY: see the module docs.
         status(unsafe { libcalls::table_copy(inst(vmctx), dst_table, dst, src_table, src, len) })
     }
@@ -131,7 +152,14 @@ pub mod impls {
     ///
     /// # Safety
     /// See the module docs.
-    pub unsafe extern "C" fn table_init(vmctx: *mut VMContext, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    pub unsafe extern "C" fn table_init(
+        vmctx: *mut VMContext,
+        table: u32,
+        elem: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> u32 {
         // SAFETY: see the module docs.
         status(unsafe { libcalls::table_init(inst(vmctx), table, elem, dst, src, len) })
     }
@@ -230,11 +258,15 @@ mod tests {
     fn table_entries_are_the_impls() {
         // SAFETY: `BuiltinsTable` is `repr(C)` with only pointer-sized
         // function pointer fields (size checked above).
-        let words = unsafe {
-            core::slice::from_raw_parts(BUILTINS_TABLE.as_ptr().cast::<usize>(), BUILTINS.len())
-        };
-        assert_eq!(words[kiln_aot_format::builtins::BuiltinIndex::memory_grow.0 as usize], impls::memory_grow as *const () as usize);
-        assert_eq!(words[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize], impls::raise as *const () as usize);
+        let words = unsafe { core::slice::from_raw_parts(BUILTINS_TABLE.as_ptr().cast::<usize>(), BUILTINS.len()) };
+        assert_eq!(
+            words[kiln_aot_format::builtins::BuiltinIndex::memory_grow.0 as usize],
+            impls::memory_grow as *const () as usize
+        );
+        assert_eq!(
+            words[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize],
+            impls::raise as *const () as usize
+        );
         assert!(words.iter().all(|w| *w != 0));
     }
 }

@@ -161,7 +161,12 @@ impl CodeMemory {
     /// file never changes), and [`publish`](Self::publish) makes them
     /// read+execute. Pages no relocation touches stay shared with the page
     /// cache.
-    pub fn in_file_map(map: Arc<memmap2::Mmap>, offset: usize, len: usize, funcs: Vec<Range<usize>>) -> Result<CodeMemory, String> {
+    pub fn in_file_map(
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+        len: usize,
+        funcs: Vec<Range<usize>>,
+    ) -> Result<CodeMemory, String> {
         let page = rustix::param::page_size();
         let start = map.as_ptr() as usize + offset;
         if !start.is_multiple_of(page) {
@@ -219,8 +224,10 @@ impl CodeMemory {
             // SAFETY: `base..base + mapped_len` is the code's own range of
             // a private mapping kept alive by `file_map`; no Rust reference
             // into it exists (only addresses are handed out).
-            unsafe { rustix::mm::mprotect(self.base.cast(), self.mapped_len, MprotectFlags::READ | MprotectFlags::WRITE) }
-                .map_err(|e| format!("cannot make the mapped code writable for relocation: {e}"))?;
+            unsafe {
+                rustix::mm::mprotect(self.base.cast(), self.mapped_len, MprotectFlags::READ | MprotectFlags::WRITE)
+            }
+            .map_err(|e| format!("cannot make the mapped code writable for relocation: {e}"))?;
             self.writable = true;
         }
         // SAFETY: `at + size <= range.end <= mapped_len`, checked above.

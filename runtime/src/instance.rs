@@ -14,8 +14,8 @@ use crate::store::StoreOpaque;
 use crate::table::Table;
 use crate::tier::HotCounters;
 use kiln_aot_format::vm::{
-    VMContext, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition, ValRaw,
-    VMCONTEXT_MAGIC,
+    VMCONTEXT_MAGIC, VMContext, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition,
+    ValRaw,
 };
 use kiln_aot_format::{
     ConstExpr, ConstOp, DataSegmentKind, DefinedFuncIndex, ElemItems, ElemSegmentKind, EntityIndex, TrapCode,
@@ -205,7 +205,11 @@ impl Instance {
 
     #[cold]
     #[inline(never)]
-    fn interp_func_slow(&self, def: usize, cell: &Cell<*const InterpFunc>) -> std::result::Result<*const InterpFunc, TrapCode> {
+    fn interp_func_slow(
+        &self,
+        def: usize,
+        cell: &Cell<*const InterpFunc>,
+    ) -> std::result::Result<*const InterpFunc, TrapCode> {
         let f = self.module.interp_func(DefinedFuncIndex(def as u32)).map_err(|_| TrapCode::InternalError)?;
         cell.set(f);
         Ok(f)
@@ -236,11 +240,7 @@ impl Instance {
 
     /// Whether data segment `index` was dropped.
     pub fn data_segment(&self, index: u32) -> &[u8] {
-        if self.dropped_data[index as usize] {
-            &[]
-        } else {
-            self.module.data_segment_bytes(index)
-        }
+        if self.dropped_data[index as usize] { &[] } else { self.module.data_segment_bytes(index) }
     }
 
     /// Drops data segment `index`.
@@ -451,7 +451,8 @@ impl StoreOpaque {
                     let n = seg.items.len() as u32;
                     // SAFETY: as above; no other borrow of the store is live.
                     unsafe {
-                        libcalls::table_init(inst_ptr, table.0, i as u32, dst, 0, n).map_err(|c| Error::trap(Trap::new(c)))?;
+                        libcalls::table_init(inst_ptr, table.0, i as u32, dst, 0, n)
+                            .map_err(|c| Error::trap(Trap::new(c)))?;
                         (*inst_ptr).drop_elem(i as u32);
                     }
                 }
@@ -468,7 +469,8 @@ impl StoreOpaque {
                 unsafe {
                     let dst = (*inst_ptr).eval_const(offset)? as u32;
                     let n = seg.data.len() as u32;
-                    libcalls::memory_init(inst_ptr, memory.0, i as u32, dst, 0, n).map_err(|c| Error::trap(Trap::new(c)))?;
+                    libcalls::memory_init(inst_ptr, memory.0, i as u32, dst, 0, n)
+                        .map_err(|c| Error::trap(Trap::new(c)))?;
                     (*inst_ptr).drop_data(i as u32);
                 }
             }

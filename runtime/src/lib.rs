@@ -32,10 +32,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(unix)]
-pub mod code_memory;
-#[cfg(unix)]
 pub mod aot;
 pub mod builtins;
+#[cfg(unix)]
+pub mod code_memory;
 pub mod error;
 pub mod host;
 pub mod instance;

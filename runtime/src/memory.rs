@@ -11,8 +11,8 @@
 //! larger region and copies: the base moves, and every user re-reads it
 //! from the [`VMMemoryDefinition`].
 
-use kiln_aot_format::vm::VMMemoryDefinition;
 use kiln_aot_format::MemoryType;
+use kiln_aot_format::vm::VMMemoryDefinition;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 /// Wasm page size in bytes.
@@ -78,8 +78,10 @@ impl Mapping {
         // SAFETY: `[start, end)` lies inside our own mapping (`end <=
         // reserved <= len`), which no Rust reference covers while it is
         // inaccessible.
-        unsafe { rustix::mm::mprotect(self.base.add(start).cast(), end - start, MprotectFlags::READ | MprotectFlags::WRITE) }
-            .is_ok()
+        unsafe {
+            rustix::mm::mprotect(self.base.add(start).cast(), end - start, MprotectFlags::READ | MprotectFlags::WRITE)
+        }
+        .is_ok()
     }
 }
 

@@ -7,10 +7,10 @@ use crate::interp::code::InterpFunc;
 use crate::interp::translate;
 #[cfg(unix)]
 use crate::native::NativeCode;
+use crate::tier::{FuncTier, TierPolicy};
 use kiln_aot_format::{
     DefinedFuncIndex, ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType,
 };
-use crate::tier::{FuncTier, TierPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -96,7 +96,12 @@ impl RuntimeModule {
     /// function can be interpreted), `segment_data` the bytes the data
     /// segments' ranges point into (`None`: into `wasm`). The caller
     /// guarantees `info` is consistent (`kiln_aot_format::aot` checks it).
-    pub fn from_parts(info: ModuleInfo, wasm: Vec<u8>, segment_data: Option<Vec<u8>>, registry: Arc<TypeRegistry>) -> Arc<RuntimeModule> {
+    pub fn from_parts(
+        info: ModuleInfo,
+        wasm: Vec<u8>,
+        segment_data: Option<Vec<u8>>,
+        registry: Arc<TypeRegistry>,
+    ) -> Arc<RuntimeModule> {
         let offsets = VMOffsets::new(PtrSize::HOST, &info);
         let type_ids = info.types.iter().map(|t| registry.intern(t)).collect();
         let interp = (0..info.num_defined_funcs()).map(|_| OnceLock::new()).collect();

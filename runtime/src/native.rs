@@ -38,13 +38,13 @@
 use crate::code_memory::{self, CodeMemory, CodeRegistration, RelocKind};
 use crate::error::{Error, FrameInfo, Result, Trap};
 use crate::instance::Instance;
+use crate::stack::approx_sp;
 use crate::store::StoreOpaque;
-use crate::traphandlers::{catch_traps, TrapInfo};
+use crate::traphandlers::{TrapInfo, catch_traps};
 use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
-use crate::stack::approx_sp;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// `func_index` of code that is not a wasm function (trampolines) in the
 /// code registry.
@@ -152,10 +152,12 @@ impl NativeCode {
                 let target = match r.target {
                     NativeRelocTarget::LibCall(lc) => libcall_address(lc),
                     NativeRelocTarget::Function(j) if (j as usize) < n => mem.func_ptr(j as usize) as usize,
-                    NativeRelocTarget::Function(j) => return Err(Error::msg(format!("native code: relocation to function {j} of {n}"))),
-                    NativeRelocTarget::Trampoline(j) => *trampolines
-                        .get(j as usize)
-                        .ok_or_else(|| Error::msg(format!("native code: relocation to trampoline {j} of {}", trampolines.len())))?,
+                    NativeRelocTarget::Function(j) => {
+                        return Err(Error::msg(format!("native code: relocation to function {j} of {n}")));
+                    }
+                    NativeRelocTarget::Trampoline(j) => *trampolines.get(j as usize).ok_or_else(|| {
+                        Error::msg(format!("native code: relocation to trampoline {j} of {}", trampolines.len()))
+                    })?,
                 };
                 mem.apply(i, r.offset, r.kind, target, r.addend)
                     .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
@@ -286,7 +288,8 @@ pub unsafe extern "C" fn native_array_call(
             if t.native_entry().is_some() { t.array_call.load(Ordering::Relaxed) } else { core::ptr::null_mut() }
         });
         if tramp.is_null() {
-            (*(*inst).store()).pending_error = Some(Error::msg("internal error: native entry of a function without native code"));
+            (*(*inst).store()).pending_error =
+                Some(Error::msg("internal error: native entry of a function without native code"));
             return false;
         }
         let trampoline = core::mem::transmute::<*mut u8, VMArrayCallFn>(tramp);
@@ -391,7 +394,11 @@ unsafe fn walk_frames(mut fp: usize, low: usize, high: usize, out: &mut Vec<(u64
     if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) || low == 0 {
         return;
     }
-    while fp >= low && fp.checked_add(2 * WORD).is_some_and(|end| end <= high) && fp.is_multiple_of(WORD) && out.len() < 100_000 {
+    while fp >= low
+        && fp.checked_add(2 * WORD).is_some_and(|end| end <= high)
+        && fp.is_multiple_of(WORD)
+        && out.len() < 100_000
+    {
         // SAFETY: `fp .. fp + 2 words` is inside `[low, high)`.
         let (next, ret) = unsafe { (*(fp as *const usize), *((fp + WORD) as *const usize)) };
         // The return address follows the call; `ret - 1` is inside it.

@@ -6,7 +6,7 @@
 //! frees its entities only when it is dropped (like Wasmtime's `Store`).
 
 use crate::error::{Error, Result};
-use crate::host::{host_array_call, HostFunc, VMHostFuncContext};
+use crate::host::{HostFunc, VMHostFuncContext, host_array_call};
 use crate::instance::Instance;
 use crate::interp::InterpStack;
 use crate::memory::{LinearMemory, MemoryConfig};
@@ -16,8 +16,8 @@ use kiln_aot_format::vm::{VMFuncRef, VMGlobalDefinition, VMStoreContext, ValRaw}
 use kiln_aot_format::{GlobalType, WasmFuncType};
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Store-wide settings taken from the engine's configuration.
 #[derive(Clone, Copy, Debug)]

@@ -2,8 +2,8 @@
 //! for `ref.null`. A funcref element is a `*const VMFuncRef`, an externref
 //! element a pointer to the store's externref record.
 
-use kiln_aot_format::vm::VMTableDefinition;
 use kiln_aot_format::TableType;
+use kiln_aot_format::vm::VMTableDefinition;
 
 /// Hard cap on table size, so a guest cannot make the host allocate
 /// without bound: `table.grow` beyond it fails with -1.
@@ -30,7 +30,10 @@ impl Table {
     /// When the minimum size is beyond [`MAX_TABLE_ELEMENTS`].
     pub fn new(ty: TableType, init: usize) -> Result<Box<Table>, String> {
         if ty.limits.min > MAX_TABLE_ELEMENTS {
-            return Err(format!("table minimum of {} elements exceeds kiln's limit of {MAX_TABLE_ELEMENTS}", ty.limits.min));
+            return Err(format!(
+                "table minimum of {} elements exceeds kiln's limit of {MAX_TABLE_ELEMENTS}",
+                ty.limits.min
+            ));
         }
         let mut t = Box::new(Table {
             def: VMTableDefinition { base: core::ptr::null_mut(), current_elements: 0 },

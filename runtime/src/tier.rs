@@ -45,11 +45,11 @@
 //!   serves a frame that moves on from loop to loop). At a later back-edge
 //!   the interpreter hands its frame over to it.
 
+use crate::module::RuntimeModule;
 #[cfg(unix)]
 use crate::native::NativeCode;
-use crate::module::RuntimeModule;
 use kiln_aot_format::DefinedFuncIndex;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -222,7 +222,12 @@ impl FuncTier {
     /// Moves `Interpreted → Queued`; true for the one caller that did.
     pub(crate) fn try_queue(&self) -> bool {
         self.state
-            .compare_exchange(TierState::Interpreted as u8, TierState::Queued as u8, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                TierState::Interpreted as u8,
+                TierState::Queued as u8,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
@@ -402,9 +407,5 @@ impl HotCounters {
 /// The next chunk: `max`, or less when the threshold is closer.
 #[inline]
 pub(crate) fn chunk(max: u32, threshold: u64, hotness: u64) -> i32 {
-    if hotness >= threshold {
-        max as i32
-    } else {
-        (threshold - hotness).clamp(1, max as u64) as i32
-    }
+    if hotness >= threshold { max as i32 } else { (threshold - hotness).clamp(1, max as u64) as i32 }
 }

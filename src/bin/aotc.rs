@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kiln::aot::{AotOptLevel, AotOptions};
 use kiln::Config;
+use kiln::aot::{AotOptLevel, AotOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "aotc", version, about = "Compile a WebAssembly module ahead of time into a kiln .aot file")]

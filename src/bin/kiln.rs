@@ -244,10 +244,8 @@ struct WastArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let worker = std::thread::Builder::new()
-        .name("kiln-main".into())
-        .stack_size(MAIN_STACK)
-        .spawn(move || dispatch(cli));
+    let worker =
+        std::thread::Builder::new().name("kiln-main".into()).stack_size(MAIN_STACK).spawn(move || dispatch(cli));
     match worker.map(|handle| handle.join()) {
         Ok(Ok(code)) => code,
         Ok(Err(_)) => {
@@ -398,9 +396,7 @@ fn run(args: &RunArgs, main_module: &mut Option<Module>) -> anyhow::Result<()> {
             }
             None => {
                 if let Some(value) = std::env::var_os(spec) {
-                    let value = value
-                        .into_string()
-                        .map_err(|_| anyhow!("--env {spec}: kiln's value is not UTF-8"))?;
+                    let value = value.into_string().map_err(|_| anyhow!("--env {spec}: kiln's value is not UTF-8"))?;
                     wasi.env(spec, &value);
                 }
             }
@@ -411,8 +407,7 @@ fn run(args: &RunArgs, main_module: &mut Option<Module>) -> anyhow::Result<()> {
         if host.is_empty() || guest.is_empty() {
             bail!("--dir {spec}: expected HOST or HOST::GUEST");
         }
-        wasi.preopened_dir(host, guest)
-            .with_context(|| format!("--dir {spec}: cannot open {host}"))?;
+        wasi.preopened_dir(host, guest).with_context(|| format!("--dir {spec}: cannot open {host}"))?;
     }
 
     let mut store = Store::new(&engine, wasi.build());
@@ -426,9 +421,7 @@ fn run(args: &RunArgs, main_module: &mut Option<Module>) -> anyhow::Result<()> {
         let instance = linker
             .instantiate(&mut store, &preload)
             .with_context(|| format!("cannot instantiate {path} (--preload {name})"))?;
-        linker
-            .instance(&mut store, name, instance)
-            .with_context(|| format!("--preload {spec}"))?;
+        linker.instance(&mut store, name, instance).with_context(|| format!("--preload {spec}"))?;
     }
     let instance = linker.instantiate(&mut store, &module)?;
 
@@ -446,26 +439,17 @@ fn run(args: &RunArgs, main_module: &mut Option<Module>) -> anyhow::Result<()> {
         start.call(&mut store, &[], &mut [])?;
         return Ok(());
     };
-    let func = instance
-        .get_func(&mut store, name)
-        .ok_or_else(|| anyhow!("the module exports no function `{name}`"))?;
+    let func = instance.get_func(&mut store, name).ok_or_else(|| anyhow!("the module exports no function `{name}`"))?;
     let ty = func.ty(&store);
     let params = ty.params();
     if params.len() != call_args.len() {
-        bail!(
-            "`{name}` takes {} argument(s) ({}), {} given",
-            params.len(),
-            type_list(params),
-            call_args.len()
-        );
+        bail!("`{name}` takes {} argument(s) ({}), {} given", params.len(), type_list(params), call_args.len());
     }
     let vals = params
         .iter()
         .zip(call_args)
         .enumerate()
-        .map(|(i, (ty, text))| {
-            parse_val(*ty, text).with_context(|| format!("argument {} (`{text}`)", i + 1))
-        })
+        .map(|(i, (ty, text))| parse_val(*ty, text).with_context(|| format!("argument {} (`{text}`)", i + 1)))
         .collect::<anyhow::Result<Vec<Val>>>()?;
     let mut results = vec![Val::I32(0); ty.results().len()];
     func.call(&mut store, &vals, &mut results)?;
@@ -491,12 +475,8 @@ fn read_module_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes);
     }
-    let text = std::str::from_utf8(&bytes).with_context(|| {
-        format!(
-            "{} is neither a wasm binary nor UTF-8 .wat text",
-            path.display()
-        )
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("{} is neither a wasm binary nor UTF-8 .wat text", path.display()))?;
     let with_location = |mut e: wast::Error| {
         e.set_path(path);
         e.set_text(text);
@@ -543,16 +523,8 @@ fn parse_val(ty: ValType, text: &str) -> anyhow::Result<Val> {
             }
             Val::I64(v as u64 as i64)
         }
-        ValType::F32 => Val::F32(
-            text.parse::<f32>()
-                .map_err(|e| anyhow!("not an f32: {e}"))?
-                .to_bits(),
-        ),
-        ValType::F64 => Val::F64(
-            text.parse::<f64>()
-                .map_err(|e| anyhow!("not an f64: {e}"))?
-                .to_bits(),
-        ),
+        ValType::F32 => Val::F32(text.parse::<f32>().map_err(|e| anyhow!("not an f32: {e}"))?.to_bits()),
+        ValType::F64 => Val::F64(text.parse::<f64>().map_err(|e| anyhow!("not an f64: {e}"))?.to_bits()),
         ValType::FuncRef if text == "null" => Val::FuncRef(None),
         ValType::ExternRef if text == "null" => Val::ExternRef(None),
         ValType::FuncRef | ValType::ExternRef => bail!("reference arguments can only be `null`"),
@@ -566,10 +538,7 @@ fn parse_int(text: &str) -> anyhow::Result<i128> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let magnitude = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
+    let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
         Some(hex) => u128::from_str_radix(hex, 16),
         None => digits.parse::<u128>(),
     }
@@ -585,19 +554,11 @@ fn format_val(val: &Val) -> String {
         Val::I64(v) => v.to_string(),
         Val::F32(bits) => {
             let v = f32::from_bits(*bits);
-            if v.is_nan() {
-                format!("nan:{bits:#x}")
-            } else {
-                format!("{v:?}")
-            }
+            if v.is_nan() { format!("nan:{bits:#x}") } else { format!("{v:?}") }
         }
         Val::F64(bits) => {
             let v = f64::from_bits(*bits);
-            if v.is_nan() {
-                format!("nan:{bits:#x}")
-            } else {
-                format!("{v:?}")
-            }
+            if v.is_nan() { format!("nan:{bits:#x}") } else { format!("{v:?}") }
         }
         Val::FuncRef(None) => "ref.null func".into(),
         Val::FuncRef(Some(_)) => "ref.func".into(),
@@ -616,10 +577,7 @@ fn wast(args: &WastArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_ERROR);
     }
-    let options = WastOptions {
-        features: Features::Wasm2,
-        verbose: false,
-    };
+    let options = WastOptions { features: Features::Wasm2, verbose: false };
     let mut totals = Totals::default();
     let stdout = std::io::stdout();
     for path in &args.files {
@@ -632,11 +590,7 @@ fn wast(args: &WastArgs) -> ExitCode {
         }
     }
     println!("{totals}");
-    if totals.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_ERROR)
-    }
+    if totals.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ERROR) }
 }
 
 #[cfg(test)]
@@ -649,15 +603,9 @@ mod tests {
         assert_eq!(parse_int("-0x10").ok(), Some(-16));
         assert_eq!(parse_int("0xffffffff").ok(), Some(0xffff_ffff));
         assert!(parse_int("1.5").is_err());
-        assert!(matches!(
-            parse_val(ValType::I32, "0xffffffff"),
-            Ok(Val::I32(-1))
-        ));
+        assert!(matches!(parse_val(ValType::I32, "0xffffffff"), Ok(Val::I32(-1))));
         assert!(parse_val(ValType::I32, "4294967296").is_err());
-        assert!(matches!(
-            parse_val(ValType::I64, "-9223372036854775808"),
-            Ok(Val::I64(i64::MIN))
-        ));
+        assert!(matches!(parse_val(ValType::I64, "-9223372036854775808"), Ok(Val::I64(i64::MIN))));
     }
 
     #[test]

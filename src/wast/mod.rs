@@ -145,22 +145,14 @@ impl WastReport {
             writeln!(out, "{failure}")?;
         }
         if let Some(reason) = &self.skip_reason {
-            writeln!(
-                out,
-                "SKIP {}: {} ({} directives)",
-                self.file, reason, self.skipped
-            )?;
+            writeln!(out, "SKIP {}: {} ({} directives)", self.file, reason, self.skipped)?;
         }
         Ok(())
     }
 
     /// This report's counts.
     pub fn totals(&self) -> Totals {
-        Totals {
-            passed: self.passed,
-            failed: self.failed,
-            skipped: self.skipped,
-        }
+        Totals { passed: self.passed, failed: self.failed, skipped: self.skipped }
     }
 }
 
@@ -187,11 +179,7 @@ impl Totals {
 impl fmt::Display for Totals {
     /// The closing line: `P passed, F failed, S skipped`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
-        )
+        write!(f, "{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
     }
 }
 
@@ -204,24 +192,11 @@ impl fmt::Display for Totals {
 /// the report (an engine that cannot be created for `config`, e.g. an
 /// unavailable tier, is one failure of kind `engine`).
 pub fn run_wast_text(name: &str, text: &str, config: &Config, features: Features) -> WastReport {
-    run_wast_text_with(
-        name,
-        text,
-        config,
-        &WastOptions {
-            features,
-            verbose: false,
-        },
-    )
+    run_wast_text_with(name, text, config, &WastOptions { features, verbose: false })
 }
 
 /// Like [`run_wast_text`], with [`WastOptions`].
-pub fn run_wast_text_with(
-    name: &str,
-    text: &str,
-    config: &Config,
-    options: &WastOptions,
-) -> WastReport {
+pub fn run_wast_text_with(name: &str, text: &str, config: &Config, options: &WastOptions) -> WastReport {
     runner::run(name, text, config, options)
 }
 
@@ -273,10 +248,7 @@ mod tests {
         ));
         assert_eq!((report.passed, report.failed, report.skipped), (2, 3, 0));
         let lines: Vec<(usize, &str)> = report.failures.iter().map(|f| (f.line, f.kind)).collect();
-        assert_eq!(
-            lines,
-            [(3, "assert_return"), (4, "assert_trap"), (5, "invoke")]
-        );
+        assert_eq!(lines, [(3, "assert_return"), (4, "assert_trap"), (5, "invoke")]);
         assert_eq!(
             report.failures[0].to_string(),
             "FAIL t.wast:3: assert_return: expected [i32.const 5], got [i32.const 4]"
@@ -300,22 +272,9 @@ mod tests {
     #[test]
     fn unsupported_directives_fail_with_a_reason() {
         let report = run("(module)\n(thread $t (module))\n(wait $t)\n");
-        assert_eq!(
-            (report.passed, report.failed),
-            (1, 2),
-            "{:?}",
-            report.failures
-        );
-        assert!(
-            report.failures[0]
-                .got
-                .contains("unsupported directive `thread`")
-        );
-        assert!(
-            report.failures[1]
-                .got
-                .contains("unsupported directive `wait`")
-        );
+        assert_eq!((report.passed, report.failed), (1, 2), "{:?}", report.failures);
+        assert!(report.failures[0].got.contains("unsupported directive `thread`"));
+        assert!(report.failures[1].got.contains("unsupported directive `wait`"));
     }
 
     #[test]
@@ -337,16 +296,10 @@ mod tests {
         ));
         assert_eq!((report.passed, report.failed, report.skipped), (2, 0, 3));
         let reason = report.skip_reason.as_deref().unwrap_or_default();
-        assert!(
-            reason.starts_with("line 3:") && reason.contains("SIMD"),
-            "{reason}"
-        );
+        assert!(reason.starts_with("line 3:") && reason.contains("SIMD"), "{reason}");
         let mut out = Vec::new();
         report.print_failures(&mut out).expect("write to a Vec");
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            format!("SKIP t.wast: {reason} (3 directives)\n")
-        );
+        assert_eq!(String::from_utf8_lossy(&out), format!("SKIP t.wast: {reason} (3 directives)\n"));
     }
 
     #[test]
@@ -371,12 +324,7 @@ mod tests {
             "(assert_unlinkable (module (import \"spectest\" \"memory\" (memory 3))) \"incompatible import type\")\n",
             "(assert_unlinkable (module (import \"a\" \"nothing\" (func))) \"unknown import\")\n",
         ));
-        assert_eq!(
-            (report.passed, report.failed),
-            (8, 0),
-            "{:?}",
-            report.failures
-        );
+        assert_eq!((report.passed, report.failed), (8, 0), "{:?}", report.failures);
     }
 
     #[test]
@@ -389,12 +337,7 @@ mod tests {
             "(assert_return (invoke \"null\") (ref.null func))\n",
             "(assert_return (invoke \"id\" (ref.extern 3)) (ref.extern 4))\n",
         ));
-        assert_eq!(
-            (report.passed, report.failed),
-            (4, 1),
-            "{:?}",
-            report.failures
-        );
+        assert_eq!((report.passed, report.failed), (4, 1), "{:?}", report.failures);
         assert_eq!(report.failures[0].got, "[ref.extern 3]");
     }
 
@@ -404,11 +347,6 @@ mod tests {
             "(module (func $f (export \"f\") (call $f)))\n",
             "(assert_exhaustion (invoke \"f\") \"call stack exhausted\")\n",
         ));
-        assert_eq!(
-            (report.passed, report.failed),
-            (2, 0),
-            "{:?}",
-            report.failures
-        );
+        assert_eq!((report.passed, report.failed), (2, 0), "{:?}", report.failures);
     }
 }

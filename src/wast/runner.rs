@@ -17,8 +17,7 @@ use crate::{Config, Engine, Error, ErrorKind, Instance, Linker, Module, Store, T
 pub(super) fn run(name: &str, text: &str, config: &Config, options: &WastOptions) -> WastReport {
     let parse_failure = |err: wast::Error| {
         let line = err.span().linecol_in(text).0 + 1;
-        let mut report =
-            single_failure(name, "parse", "a well-formed .wast script", &err.message());
+        let mut report = single_failure(name, "parse", "a well-formed .wast script", &err.message());
         if let Some(failure) = report.failures.first_mut() {
             failure.line = line;
         }
@@ -42,30 +41,17 @@ pub(super) fn run(name: &str, text: &str, config: &Config, options: &WastOptions
     let engine = match Engine::new(&config) {
         Ok(engine) => engine,
         Err(err) => {
-            return single_failure(
-                name,
-                "engine",
-                "an engine for this config",
-                &err.to_string(),
-            );
+            return single_failure(name, "engine", "an engine for this config", &err.to_string());
         }
     };
     let mut runner = match Runner::new(&engine, options) {
         Ok(runner) => runner,
         Err(err) => {
-            return single_failure(
-                name,
-                "spectest",
-                "the spectest host module",
-                &err.to_string(),
-            );
+            return single_failure(name, "spectest", "the spectest host module", &err.to_string());
         }
     };
 
-    let mut report = WastReport {
-        file: name.to_string(),
-        ..WastReport::default()
-    };
+    let mut report = WastReport { file: name.to_string(), ..WastReport::default() };
     let total = wast.directives.len();
     for (index, directive) in wast.directives.into_iter().enumerate() {
         let line = directive.span().linecol_in(text).0 + 1;
@@ -75,13 +61,7 @@ pub(super) fn run(name: &str, text: &str, config: &Config, options: &WastOptions
             Outcome::Pass => report.passed += 1,
             Outcome::Fail { expected, got } => {
                 report.failed += 1;
-                report.failures.push(Failure {
-                    file: name.to_string(),
-                    line,
-                    kind,
-                    expected,
-                    got,
-                });
+                report.failures.push(Failure { file: name.to_string(), line, kind, expected, got });
             }
             Outcome::SkipFile(reason) => {
                 report.skipped = total - index;
@@ -125,10 +105,7 @@ fn kind_of(directive: &WastDirective<'_>) -> &'static str {
         WastDirective::AssertMalformedCustom { .. } => "assert_malformed_custom",
         WastDirective::Register { .. } => "register",
         WastDirective::Invoke(_) => "invoke",
-        WastDirective::AssertTrap {
-            exec: WastExecute::Wat(_),
-            ..
-        } => "assert_uninstantiable",
+        WastDirective::AssertTrap { exec: WastExecute::Wat(_), .. } => "assert_uninstantiable",
         WastDirective::AssertTrap { .. } => "assert_trap",
         WastDirective::AssertReturn { .. } => "assert_return",
         WastDirective::AssertExhaustion { .. } => "assert_exhaustion",
@@ -152,10 +129,7 @@ enum Outcome {
 }
 
 fn fail(expected: impl Into<String>, got: impl Into<String>) -> Outcome {
-    Outcome::Fail {
-        expected: expected.into(),
-        got: got.into(),
-    }
+    Outcome::Fail { expected: expected.into(), got: got.into() }
 }
 
 /// A problem of the script itself rather than of the engine's behaviour.
@@ -246,9 +220,7 @@ impl Runner {
                     Err(outcome) => outcome,
                 }
             }
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => {
+            WastDirective::ModuleInstance { instance, module, .. } => {
                 let definition = match module {
                     Some(id) => self.definitions.get(id.name()).cloned(),
                     None => self.last_definition.clone(),
@@ -294,15 +266,8 @@ impl Runner {
                 match self.execute(exec) {
                     Ok(Ok(got)) => {
                         let ok = got.len() == results.len()
-                            && results
-                                .iter()
-                                .zip(&got)
-                                .all(|(want, have)| values::matches(want, have, &self.store));
-                        if ok {
-                            Outcome::Pass
-                        } else {
-                            fail(expected, values::describe_vals(&got, &self.store))
-                        }
+                            && results.iter().zip(&got).all(|(want, have)| values::matches(want, have, &self.store));
+                        if ok { Outcome::Pass } else { fail(expected, values::describe_vals(&got, &self.store)) }
                     }
                     Ok(Err(e)) => fail(expected, describe_error(&e)),
                     Err(h) => h.into_outcome(expected),
@@ -313,9 +278,7 @@ impl Runner {
                 match self.execute(exec) {
                     Ok(Ok(got)) => fail(expected, values::describe_vals(&got, &self.store)),
                     Ok(Err(e)) => match e.as_trap() {
-                        Some(trap) if trap_message_matches(trap.message(), message) => {
-                            Outcome::Pass
-                        }
+                        Some(trap) if trap_message_matches(trap.message(), message) => Outcome::Pass,
                         _ => fail(expected, describe_error(&e)),
                     },
                     Err(h) => h.into_outcome(expected),
@@ -327,8 +290,7 @@ impl Runner {
                     Ok(Ok(got)) => fail(expected, values::describe_vals(&got, &self.store)),
                     Ok(Err(e)) => match e.as_trap() {
                         Some(trap)
-                            if matches!(trap.code(), TrapCode::StackOverflow)
-                                || trap.message().contains(message) =>
+                            if matches!(trap.code(), TrapCode::StackOverflow) || trap.message().contains(message) =>
                         {
                             Outcome::Pass
                         }
@@ -337,22 +299,14 @@ impl Runner {
                     Err(h) => h.into_outcome(expected),
                 }
             }
-            WastDirective::AssertInvalid {
-                mut module,
-                message,
-                ..
-            } => {
+            WastDirective::AssertInvalid { mut module, message, .. } => {
                 let expected = format!("a validation error (\"{message}\")");
                 match encode(&mut module) {
                     Ok(bytes) => self.expect_compile_error(&bytes, expected),
                     Err(e) => fail(expected, format!("the module did not encode: {e}")),
                 }
             }
-            WastDirective::AssertMalformed {
-                mut module,
-                message,
-                ..
-            } => {
+            WastDirective::AssertMalformed { mut module, message, .. } => {
                 let expected = format!("a decoding error (\"{message}\")");
                 match encode(&mut module) {
                     Ok(bytes) => self.expect_compile_error(&bytes, expected),
@@ -360,11 +314,7 @@ impl Runner {
                     Err(_) => Outcome::Pass,
                 }
             }
-            WastDirective::AssertUnlinkable {
-                mut module,
-                message,
-                ..
-            } => {
+            WastDirective::AssertUnlinkable { mut module, message, .. } => {
                 let expected = format!("a link error (\"{message}\")");
                 let module = match encode_wat(&mut module).and_then(|b| self.compile(&b)) {
                     Ok(module) => module,
@@ -376,10 +326,7 @@ impl Runner {
                     Err(e) => fail(expected, describe_error(&e)),
                 }
             }
-            other => fail(
-                "a directive this runner supports",
-                format!("unsupported directive `{}`", kind_of(&other)),
-            ),
+            other => fail("a directive this runner supports", format!("unsupported directive `{}`", kind_of(&other))),
         }
     }
 
@@ -395,37 +342,26 @@ impl Runner {
     /// The instance named `id`, or the most recent one.
     fn instance(&self, id: Option<Id<'_>>) -> Result<Instance, Harness> {
         let slot = match id {
-            Some(id) => self
-                .named
-                .get(id.name())
-                .ok_or_else(|| Harness::Msg(format!("no module named ${}", id.name())))?,
-            None => self
-                .current
-                .as_ref()
-                .ok_or_else(|| Harness::Msg("no module defined yet".into()))?,
+            Some(id) => {
+                self.named.get(id.name()).ok_or_else(|| Harness::Msg(format!("no module named ${}", id.name())))?
+            }
+            None => self.current.as_ref().ok_or_else(|| Harness::Msg("no module defined yet".into()))?,
         };
         match slot {
             Slot::Ready(instance) => Ok(*instance),
-            Slot::Broken(reason) => Err(Harness::Msg(format!(
-                "the module failed earlier ({reason})"
-            ))),
+            Slot::Broken(reason) => Err(Harness::Msg(format!("the module failed earlier ({reason})"))),
         }
     }
 
     fn compile(&self, bytes: &[u8]) -> Result<Module, Harness> {
         Module::new(self.store.engine(), bytes).map_err(|e| {
-            if is_simd_error(&e) {
-                Harness::Simd(SIMD_REASON.into())
-            } else {
-                Harness::Msg(describe_error(&e))
-            }
+            if is_simd_error(&e) { Harness::Simd(SIMD_REASON.into()) } else { Harness::Msg(describe_error(&e)) }
         })
     }
 
     fn compile_quote(&self, module: &mut QuoteWat<'_>) -> Result<Module, Outcome> {
         let bytes = encode(module).map_err(|e| fail("the module to encode", e))?;
-        self.compile(&bytes)
-            .map_err(|h| h.into_outcome("the module to compile"))
+        self.compile(&bytes).map_err(|h| h.into_outcome("the module to compile"))
     }
 
     /// `assert_invalid` / `assert_malformed`: any compile error passes.
@@ -457,10 +393,7 @@ impl Runner {
                     Err(e) if is_simd_error(&e) => return Err(Harness::Simd(SIMD_REASON.into())),
                     Err(e) => return Ok(Err(e)),
                 };
-                Ok(self
-                    .linker
-                    .instantiate(&mut self.store, &module)
-                    .map(|_| Vec::new()))
+                Ok(self.linker.instantiate(&mut self.store, &module).map(|_| Vec::new()))
             }
         }
     }
@@ -482,9 +415,7 @@ impl Runner {
         }
         let result_count = func.ty(&self.store).results().len();
         let mut results = vec![Val::I32(0); result_count];
-        Ok(func
-            .call(&mut self.store, &args, &mut results)
-            .map(|()| results))
+        Ok(func.call(&mut self.store, &args, &mut results).map(|()| results))
     }
 }
 
@@ -494,10 +425,7 @@ impl Runner {
 /// 2" where the spec's message is "uninitialized element").
 fn trap_message_matches(actual: &str, expected: &str) -> bool {
     actual.contains(expected)
-        || (!actual.is_empty()
-            && expected
-                .strip_prefix(actual)
-                .is_some_and(|rest| rest.starts_with(' ')))
+        || (!actual.is_empty() && expected.strip_prefix(actual).is_some_and(|rest| rest.starts_with(' ')))
 }
 
 /// The first line of a failure, to remember why a module is unusable.
@@ -521,25 +449,20 @@ fn describe_error(e: &Error) -> String {
 /// run it reports [`ErrorKind::Unsupported`]).
 fn is_simd_error(e: &Error) -> bool {
     let text = e.to_string().to_ascii_lowercase();
-    matches!(e.kind(), ErrorKind::Compile | ErrorKind::Unsupported)
-        && (text.contains("simd") || text.contains("v128"))
+    matches!(e.kind(), ErrorKind::Compile | ErrorKind::Unsupported) && (text.contains("simd") || text.contains("v128"))
 }
 
 /// Encodes a module directive's text; components are not supported.
 fn encode(module: &mut QuoteWat<'_>) -> Result<Vec<u8>, String> {
     match module {
-        QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..) => {
-            Err("components are not supported".into())
-        }
+        QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..) => Err("components are not supported".into()),
         _ => module.encode().map_err(|e| e.message()),
     }
 }
 
 fn encode_wat(wat: &mut Wat<'_>) -> Result<Vec<u8>, Harness> {
     match wat {
-        Wat::Module(_) => wat
-            .encode()
-            .map_err(|e| Harness::Msg(format!("the module did not encode: {}", e.message()))),
+        Wat::Module(_) => wat.encode().map_err(|e| Harness::Msg(format!("the module did not encode: {}", e.message()))),
         Wat::Component(_) => Err(Harness::Msg("components are not supported".into())),
     }
 }
@@ -561,18 +484,9 @@ mod tests {
     #[test]
     fn trap_messages_match_by_containment_or_detail_suffix() {
         assert!(trap_message_matches("integer overflow", "integer overflow"));
-        assert!(trap_message_matches(
-            "uninitialized element",
-            "uninitialized element 2"
-        ));
-        assert!(!trap_message_matches(
-            "uninitialized element",
-            "uninitialized elements"
-        ));
-        assert!(!trap_message_matches(
-            "undefined element",
-            "uninitialized element"
-        ));
+        assert!(trap_message_matches("uninitialized element", "uninitialized element 2"));
+        assert!(!trap_message_matches("uninitialized element", "uninitialized elements"));
+        assert!(!trap_message_matches("undefined element", "uninitialized element"));
         assert!(!trap_message_matches("", "unreachable"));
     }
 }

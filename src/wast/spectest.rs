@@ -13,8 +13,7 @@
 
 use crate::Ref;
 use crate::{
-    Global, GlobalType, Linker, Memory, MemoryType, Mutability, RefType, Result, Store, Table,
-    TableType, Val, ValType,
+    Global, GlobalType, Linker, Memory, MemoryType, Mutability, RefType, Result, Store, Table, TableType, Val, ValType,
 };
 
 /// The module name the spec suite imports these items from.
@@ -81,11 +80,7 @@ pub fn define(linker: &mut Linker<()>, store: &mut Store<()>, verbose: bool) -> 
         linker.define(&*store, MODULE, name, global)?;
     }
 
-    let table = Table::new(
-        &mut *store,
-        TableType::new(RefType::FuncRef, 10, Some(20)),
-        Ref::Func(None),
-    )?;
+    let table = Table::new(&mut *store, TableType::new(RefType::FuncRef, 10, Some(20)), Ref::Func(None))?;
     linker.define(&*store, MODULE, "table", table)?;
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;

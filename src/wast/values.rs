@@ -37,10 +37,7 @@ pub(crate) struct ExternRefs {
 
 impl ExternRefs {
     fn get(&mut self, store: &mut Store<()>, n: u32) -> ExternRef {
-        *self
-            .by_payload
-            .entry(n)
-            .or_insert_with(|| ExternRef::new(&mut *store, n))
+        *self.by_payload.entry(n).or_insert_with(|| ExternRef::new(&mut *store, n))
     }
 }
 
@@ -119,9 +116,7 @@ fn matches_core(ret: &WastRetCore<'_>, got: &Val, store: &Store<()>) -> bool {
             matches!(null_kind(heap), Some(NullKind::Extern))
         }
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
-        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => {
-            r.data(store).downcast_ref::<u32>() == Some(n)
-        }
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(r))) => r.data(store).downcast_ref::<u32>() == Some(n),
         // The API gives no function index for a `Func`: any non-null
         // funcref matches, as in Wasmtime's runner.
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
@@ -224,21 +219,13 @@ fn describe_val(val: &Val, store: &Store<()>) -> String {
 /// `1.5`, `-0.0`, `inf`, or `nan:0x7fc00000` (bits, so payloads show).
 fn f32_text(bits: u32) -> String {
     let v = f32::from_bits(bits);
-    if v.is_nan() {
-        format!("nan:{bits:#010x}")
-    } else {
-        format!("{v:?} ({bits:#010x})")
-    }
+    if v.is_nan() { format!("nan:{bits:#010x}") } else { format!("{v:?} ({bits:#010x})") }
 }
 
 /// `1.5`, `-0.0`, `inf`, or `nan:0x7ff8000000000000`.
 fn f64_text(bits: u64) -> String {
     let v = f64::from_bits(bits);
-    if v.is_nan() {
-        format!("nan:{bits:#018x}")
-    } else {
-        format!("{v:?} ({bits:#018x})")
-    }
+    if v.is_nan() { format!("nan:{bits:#018x}") } else { format!("{v:?} ({bits:#018x})") }
 }
 
 #[cfg(test)]
@@ -258,22 +245,10 @@ mod tests {
         assert!(f32_matches(&arithmetic, 0x7fc0_0001));
         assert!(f32_matches(&arithmetic, 0xffff_ffff));
         assert!(!f32_matches(&arithmetic, 0x7fa0_0000)); // signalling
-        assert!(f64_matches(
-            &NanPattern::CanonicalNan,
-            0xfff8_0000_0000_0000
-        ));
-        assert!(!f64_matches(
-            &NanPattern::CanonicalNan,
-            0x7ff8_0000_0000_0001
-        ));
-        assert!(f64_matches(
-            &NanPattern::ArithmeticNan,
-            0x7ff8_0000_0000_0001
-        ));
-        assert!(!f64_matches(
-            &NanPattern::ArithmeticNan,
-            0x7ff4_0000_0000_0000
-        ));
+        assert!(f64_matches(&NanPattern::CanonicalNan, 0xfff8_0000_0000_0000));
+        assert!(!f64_matches(&NanPattern::CanonicalNan, 0x7ff8_0000_0000_0001));
+        assert!(f64_matches(&NanPattern::ArithmeticNan, 0x7ff8_0000_0000_0001));
+        assert!(!f64_matches(&NanPattern::ArithmeticNan, 0x7ff4_0000_0000_0000));
         // Values compare bitwise: -0.0 is not 0.0.
         let zero = NanPattern::Value(wast::token::F32 { bits: 0 });
         assert!(f32_matches(&zero, 0));

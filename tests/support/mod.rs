@@ -46,7 +46,12 @@ pub fn aotc(wasm: &Path, out_dir: &Path) -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("cannot start aotc: {e}"))?;
     if !run.status.success() {
-        return Err(format!("aotc {} failed ({}): {}", wasm.display(), run.status, String::from_utf8_lossy(&run.stderr)));
+        return Err(format!(
+            "aotc {} failed ({}): {}",
+            wasm.display(),
+            run.status,
+            String::from_utf8_lossy(&run.stderr)
+        ));
     }
     Ok(out)
 }
@@ -112,9 +117,7 @@ impl Run {
 /// Runs `cmd` with `stdin` as its standard input, capturing stdout and
 /// stderr, and kills it once it has run for `limit`.
 pub fn run_with_limit(mut cmd: Command, stdin: &[u8], limit: Duration) -> Run {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().expect("spawn the kiln binary");
     let mut input = child.stdin.take().expect("stdin pipe");

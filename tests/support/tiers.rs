@@ -170,10 +170,8 @@ pub fn frame_names(trap: &Trap) -> Vec<String> {
 /// returns its result; a panic on that thread continues on this one.
 pub fn on_thread<R: Send>(stack_bytes: usize, f: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| {
-        let handle = std::thread::Builder::new()
-            .stack_size(stack_bytes)
-            .spawn_scoped(s, f)
-            .expect("spawn a test thread");
+        let handle =
+            std::thread::Builder::new().stack_size(stack_bytes).spawn_scoped(s, f).expect("spawn a test thread");
         handle.join().unwrap_or_else(|panic| resume_unwind(panic))
     })
 }

@@ -4,9 +4,9 @@
 //! offset and length, the consistency of code, trap tables, relocations
 //! and metadata) without trusting any of its numbers.
 
+use super::AotError;
 use super::bytes::{Reader, Writer};
 use super::metadata::{decode_module_info, encode_module_info};
-use super::AotError;
 use crate::{LibCall, ModuleInfo, TrapCode};
 use std::ops::Range;
 
@@ -378,7 +378,8 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
             }
             match r.target {
                 AotRelocTarget::Code(j) if r.kind.is_pc_relative() => {
-                    let target = *starts.get(j as usize).ok_or_else(|| bad(format!("relocation to code entry {j}")))? as i64;
+                    let target =
+                        *starts.get(j as usize).ok_or_else(|| bad(format!("relocation to code entry {j}")))? as i64;
                     let site = (starts[i] + r.offset as usize) as i64;
                     patch_pc_relative(&mut text, site as usize, r.kind, target.wrapping_add(r.addend) - site)
                         .map_err(|e| bad(format!("code entry {i}: {e}")))?;
@@ -717,7 +718,10 @@ impl<'a> AotFile<'a> {
             let addend = r.i64()?;
             let target = match tk {
                 0 => AotRelocTarget::LibCall(
-                    u8::try_from(tv).ok().and_then(LibCall::from_u8).ok_or_else(|| r.error(format!("library call {tv}")))?,
+                    u8::try_from(tv)
+                        .ok()
+                        .and_then(LibCall::from_u8)
+                        .ok_or_else(|| r.error(format!("library call {tv}")))?,
                 ),
                 1 => AotRelocTarget::Code(tv),
                 _ => return Err(r.error(format!("relocation target kind {tk}"))),
@@ -838,10 +842,18 @@ impl<'a> AotFile<'a> {
         r.finish()?;
         let bad = |m: String| AotError::Malformed(m);
         if self.defined.len() != info.num_defined_funcs() as usize {
-            return Err(bad(format!("{} compiled functions for {} defined functions", self.defined.len(), info.num_defined_funcs())));
+            return Err(bad(format!(
+                "{} compiled functions for {} defined functions",
+                self.defined.len(),
+                info.num_defined_funcs()
+            )));
         }
         if self.type_trampolines.len() != info.types.len() {
-            return Err(bad(format!("{} trampoline slots for {} types", self.type_trampolines.len(), info.types.len())));
+            return Err(bad(format!(
+                "{} trampoline slots for {} types",
+                self.type_trampolines.len(),
+                info.types.len()
+            )));
         }
         for (d, &(f, t)) in self.defined.iter().enumerate() {
             let fi = info.num_imported_funcs as usize + d;
@@ -850,7 +862,10 @@ impl<'a> AotFile<'a> {
             // Trampolines are shared by structurally equal types.
             let same_type = ty.and_then(|ty| info.types.get(ty as usize)) == info.types.get(te.index as usize);
             if fe.index as usize != fi || ty.is_none() || !same_type {
-                return Err(bad(format!("defined function {d}: code for function {} and trampoline for type {}", fe.index, te.index)));
+                return Err(bad(format!(
+                    "defined function {d}: code for function {} and trampoline for type {}",
+                    fe.index, te.index
+                )));
             }
         }
         for (ty, t) in self.type_trampolines.iter().enumerate() {

@@ -672,7 +672,10 @@ fn check(info: &ModuleInfo, data_len: usize, body_len: usize) -> Result<(), Stri
     }
     for (i, seg) in info.elem_segments.iter().enumerate() {
         if seg.items.len() > LIMIT_ELEM_ITEMS {
-            return Err(format!("element segment {i} has {} items, over the limit of {LIMIT_ELEM_ITEMS}", seg.items.len()));
+            return Err(format!(
+                "element segment {i} has {} items, over the limit of {LIMIT_ELEM_ITEMS}",
+                seg.items.len()
+            ));
         }
     }
 
@@ -869,7 +872,12 @@ fn check_range(r: &Range<usize>, len: usize) -> Result<(), String> {
 /// §3.3.10 "Constant Expressions"), reading only globals below
 /// `visible_globals` (those initialised before it is evaluated) and only
 /// functions that exist.
-fn check_const(info: &ModuleInfo, expr: &ConstExpr, expected: WasmValType, visible_globals: usize) -> Result<(), String> {
+fn check_const(
+    info: &ModuleInfo,
+    expr: &ConstExpr,
+    expected: WasmValType,
+    visible_globals: usize,
+) -> Result<(), String> {
     let mut stack: Vec<WasmValType> = Vec::with_capacity(2);
     for (k, op) in expr.ops.iter().enumerate() {
         let ty = match *op {
@@ -898,7 +906,12 @@ fn check_const(info: &ModuleInfo, expr: &ConstExpr, expected: WasmValType, visib
                     ));
                 }
             },
-            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul | ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+            ConstOp::I32Add
+            | ConstOp::I32Sub
+            | ConstOp::I32Mul
+            | ConstOp::I64Add
+            | ConstOp::I64Sub
+            | ConstOp::I64Mul => {
                 let ty = match op {
                     ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => WasmValType::I32,
                     _ => WasmValType::I64,
@@ -1085,7 +1098,11 @@ mod tests {
             }
             m[i] = bytes[i];
         }
-        println!("{} bytes: every truncation refused, {accepted} of {} byte mutations decode", bytes.len(), 2 * bytes.len());
+        println!(
+            "{} bytes: every truncation refused, {accepted} of {} byte mutations decode",
+            bytes.len(),
+            2 * bytes.len()
+        );
         assert!(accepted < 2 * bytes.len());
         // Random values at 1–4 random places.
         let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ bytes.len() as u64;
@@ -1191,11 +1208,21 @@ mod tests {
             }
         });
         assert!(e.contains("item 1 of element segment 0 names function 9 of 3"), "{e}");
-        let e = err(&|i| i.elem_segments[3].kind = ElemSegmentKind::Active { table: TableIndex(1), offset: ConstExpr { ops: [ConstOp::I32Const(0)].into() } });
+        let e = err(&|i| {
+            i.elem_segments[3].kind = ElemSegmentKind::Active {
+                table: TableIndex(1),
+                offset: ConstExpr { ops: [ConstOp::I32Const(0)].into() },
+            }
+        });
         assert!(e.contains("element segment 3 of externref elements is for table 1 of funcref"), "{e}");
         let e = err(&|i| i.memories[0].limits = Limits { min: 3, max: Some(2) });
         assert!(e.contains("memory 0: minimum 3 exceeds maximum 2"), "{e}");
-        let e = err(&|i| i.data_segments[0].kind = DataSegmentKind::Active { memory: MemoryIndex(1), offset: ConstExpr { ops: [ConstOp::I32Const(0)].into() } });
+        let e = err(&|i| {
+            i.data_segments[0].kind = DataSegmentKind::Active {
+                memory: MemoryIndex(1),
+                offset: ConstExpr { ops: [ConstOp::I32Const(0)].into() },
+            }
+        });
         assert!(e.contains("data segment 0 names memory 1 of 1"), "{e}");
         // Implementation limits.
         let e = err(&|i| i.memories.extend([i.memories[0]; 100]));

@@ -40,7 +40,7 @@
 use super::FuncTranslator;
 use crate::{BoundsChecks, CompileError};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, TrapCode as ClifTrap, Value};
+use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, TrapCode as ClifTrap, Value, types};
 use kiln_aot_format::TrapCode;
 
 /// 4 GiB: the whole 32-bit index space.
@@ -72,7 +72,13 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
     /// address `index` (`I32`) + static `offset` in memory `mem`, emitting
     /// the bounds check the configuration needs (see the module docs),
     /// and the flags the access must use.
-    pub(crate) fn heap_addr(&mut self, mem: u32, index: Value, offset: u64, size: u32) -> Result<(Value, MemFlagsData), CompileError> {
+    pub(crate) fn heap_addr(
+        &mut self,
+        mem: u32,
+        index: Value,
+        offset: u64,
+        size: u32,
+    ) -> Result<(Value, MemFlagsData), CompileError> {
         if offset >= FOUR_GIB {
             return Err(CompileError::Unsupported(format!("memory offset {offset:#x} beyond 32 bits")));
         }

@@ -19,10 +19,10 @@
 //!   `funcref.type_index != header.type_ids[ty]` traps `BadSignature`.
 
 use super::FuncTranslator;
-use crate::env;
 use crate::CompileError;
+use crate::env;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self, types, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, Value, types};
 
 use kiln_aot_format::TrapCode;
 use wasmparser::Operator;
@@ -33,7 +33,8 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         if let Some(s) = self.sigs.get(&ty) {
             return Ok(*s);
         }
-        let fty = self.env.module.types.get(ty as usize).ok_or_else(|| CompileError::Codegen(format!("no type {ty}")))?;
+        let fty =
+            self.env.module.types.get(ty as usize).ok_or_else(|| CompileError::Codegen(format!("no type {ty}")))?;
         let sig = env::wasm_signature(self.env.ptr, fty)?;
         let s = self.b.import_signature(sig);
         self.sigs.insert(ty, s);
@@ -92,7 +93,8 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
     fn call_direct(&mut self, def: u32, ty: u32) -> Result<(), CompileError> {
         let sig = self.signature(ty)?;
         let nparams = self.env.module.types[ty as usize].params.len();
-        let name = self.b.func.declare_imported_user_function(ir::UserExternalName::new(crate::DIRECT_CALL_NAMESPACE, def));
+        let name =
+            self.b.func.declare_imported_user_function(ir::UserExternalName::new(crate::DIRECT_CALL_NAMESPACE, def));
         let callee = self.b.import_function(ir::ExtFuncData {
             name: ir::ExternalName::User(name),
             signature: sig,

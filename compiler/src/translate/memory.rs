@@ -8,8 +8,8 @@
 
 use super::FuncTranslator;
 use crate::CompileError;
-use cranelift_codegen::ir::{types, InstBuilder, Opcode};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
+use cranelift_codegen::ir::{InstBuilder, Opcode, types};
 use kiln_aot_format::builtins::BuiltinIndex;
 use wasmparser::{MemArg, MemArgTarget, Operator};
 
@@ -71,7 +71,11 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
     }
 
     /// Calls a status-returning builtin and traps on a nonzero status.
-    pub(crate) fn call_checked_builtin(&mut self, index: BuiltinIndex, args: &[cranelift_codegen::ir::Value]) -> Result<(), CompileError> {
+    pub(crate) fn call_checked_builtin(
+        &mut self,
+        index: BuiltinIndex,
+        args: &[cranelift_codegen::ir::Value],
+    ) -> Result<(), CompileError> {
         let status = self
             .env
             .call_builtin(&mut self.b, self.vmctx, index, args)?

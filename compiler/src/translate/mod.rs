@@ -13,7 +13,7 @@
 
 use crate::env::{self, Env};
 use crate::{CompileError, CompilerOptions};
-use cranelift_codegen::ir::{self, types, Block, BlockArg, GlobalValueData, InstBuilder, UserFuncName, Value};
+use cranelift_codegen::ir::{self, Block, BlockArg, GlobalValueData, InstBuilder, UserFuncName, Value, types};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, TrapCode, WasmValType};
@@ -152,7 +152,8 @@ pub(crate) fn translate_function(
     // Stack limit: the store context (in the VMContext header, addressed
     // from the funcref) → stack_limit. Cranelift compares sp with it in the
     // prologue and traps with STACK_OVERFLOW.
-    let ro = func.dfg.mem_flags.insert(env::readonly()).map_err(|_| CompileError::Codegen("memflags overflow".into()))?;
+    let ro =
+        func.dfg.mem_flags.insert(env::readonly()).map_err(|_| CompileError::Codegen("memflags overflow".into()))?;
     let gv_funcref = func.create_global_value(GlobalValueData::VMContext);
     let gv_store = func.create_global_value(GlobalValueData::Load {
         base: gv_funcref,
@@ -232,7 +233,8 @@ pub(crate) fn translate_function(
     let mut locals_reader = body.get_locals_reader()?;
     for _ in 0..locals_reader.get_count() {
         let (count, vt) = locals_reader.read()?;
-        let wt = WasmValType::from_wasmparser(vt).ok_or_else(|| CompileError::Unsupported(format!("local type {vt:?}")))?;
+        let wt =
+            WasmValType::from_wasmparser(vt).ok_or_else(|| CompileError::Unsupported(format!("local type {vt:?}")))?;
         let cty = env::val_type(ptr, wt)?;
         let zero = zero_of(&mut b, cty);
         for _ in 0..count {
@@ -310,7 +312,12 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         if !self.reachable {
             return self.unreachable_op(op);
         }
-        if self.control_op(op)? || self.numeric_op(op)? || self.memory_op(op)? || self.table_op(op)? || self.call_op(op)? {
+        if self.control_op(op)?
+            || self.numeric_op(op)?
+            || self.memory_op(op)?
+            || self.table_op(op)?
+            || self.call_op(op)?
+        {
             return Ok(());
         }
         Err(CompileError::Unsupported(format!("operator {op:?}")))
@@ -340,13 +347,15 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
 
     /// Pops the top `n` values, in stack order.
     pub fn popn(&mut self, n: usize) -> Result<Vec<Value>, CompileError> {
-        let at = self.stack.len().checked_sub(n).ok_or_else(|| CompileError::Codegen("operand stack underflow".into()))?;
+        let at =
+            self.stack.len().checked_sub(n).ok_or_else(|| CompileError::Codegen("operand stack underflow".into()))?;
         Ok(self.stack.split_off(at))
     }
 
     /// The top `n` values, in stack order, without popping them.
     pub fn peekn(&self, n: usize) -> Result<&[Value], CompileError> {
-        let at = self.stack.len().checked_sub(n).ok_or_else(|| CompileError::Codegen("operand stack underflow".into()))?;
+        let at =
+            self.stack.len().checked_sub(n).ok_or_else(|| CompileError::Codegen("operand stack underflow".into()))?;
         Ok(&self.stack[at..])
     }
 

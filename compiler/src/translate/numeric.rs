@@ -13,8 +13,8 @@
 use super::FuncTranslator;
 use crate::CompileError;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 use wasmparser::Operator;
 
 impl<'a, 'm> FuncTranslator<'a, 'm> {

@@ -24,4 +24,3 @@ pub fn map_code(funcs: &[Vec<u8>]) -> Code {
     }
     Code { map: map.make_exec().unwrap(), offsets }
 }
-

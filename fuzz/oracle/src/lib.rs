@@ -120,7 +120,8 @@ pub enum Tier {
 
 impl Tier {
     /// Every tier, the interpreter first (the reference).
-    pub const ALL: [Tier; 6] = [Tier::Interp, Tier::Jit, Tier::JitExplicit, Tier::TieredSync1, Tier::TieredBg2, Tier::Aot];
+    pub const ALL: [Tier; 6] =
+        [Tier::Interp, Tier::Jit, Tier::JitExplicit, Tier::TieredSync1, Tier::TieredBg2, Tier::Aot];
 
     /// The name the spec suite uses for it.
     pub fn name(self) -> &'static str {
@@ -156,16 +157,26 @@ pub enum Value {
     /// A non-NaN `f32`, by its bits.
     F32(u32),
     /// A NaN `f32`: whether it is canonical (payload = only the quiet bit).
-    F32Nan { canonical: bool },
+    F32Nan {
+        canonical: bool,
+    },
     F64(u64),
-    F64Nan { canonical: bool },
+    F64Nan {
+        canonical: bool,
+    },
     /// A funcref or externref: whether it is null.
-    Ref { null: bool },
+    Ref {
+        null: bool,
+    },
 }
 
 impl Value {
     fn f32(bits: u32) -> Value {
-        if f32::from_bits(bits).is_nan() { Value::F32Nan { canonical: bits & 0x7fff_ffff == 0x7fc0_0000 } } else { Value::F32(bits) }
+        if f32::from_bits(bits).is_nan() {
+            Value::F32Nan { canonical: bits & 0x7fff_ffff == 0x7fc0_0000 }
+        } else {
+            Value::F32(bits)
+        }
     }
     fn f64(bits: u64) -> Value {
         if f64::from_bits(bits).is_nan() {
@@ -282,7 +293,8 @@ impl Oracle {
     /// # Errors
     /// The first [`Divergence`].
     pub fn check(&self, wasm: &[u8], stats: &mut Stats) -> Result<Observation, Divergence> {
-        let mut runs: Vec<(String, Observation)> = self.kiln.iter().map(|(t, e)| (t.name().to_string(), run_kiln(e, wasm))).collect();
+        let mut runs: Vec<(String, Observation)> =
+            self.kiln.iter().map(|(t, e)| (t.name().to_string(), run_kiln(e, wasm))).collect();
         if self.use_wasmi {
             runs.push(("wasmi".to_string(), run_wasmi(&self.wasmi, wasm)));
         }
@@ -433,8 +445,12 @@ pub fn run_kiln(engine: &kiln::Engine, wasm: &[u8]) -> Observation {
         for (name, ext) in &exports {
             let kiln::Extern::Func(f) = ext else { continue };
             let ty = f.ty(&store);
-            let args: Option<Vec<kiln::Val>> =
-                ty.params.iter().enumerate().map(|(i, &t)| kiln_arg(t, PATTERNS[(round + i) % PATTERNS.len()])).collect();
+            let args: Option<Vec<kiln::Val>> = ty
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| kiln_arg(t, PATTERNS[(round + i) % PATTERNS.len()]))
+                .collect();
             let Some(args) = args else {
                 obs.push_call(name, round, Outcome::Failed("v128 parameter".into()));
                 break 'rounds;
@@ -442,7 +458,8 @@ pub fn run_kiln(engine: &kiln::Engine, wasm: &[u8]) -> Observation {
             if let Some(fuel) = &fuel {
                 let _ = fuel.set(&mut store, kiln::Val::I32(FUEL as i32));
             }
-            let mut results: Vec<kiln::Val> = ty.results.iter().map(|&t| kiln::Val::default_for(t).unwrap_or(kiln::Val::I32(0))).collect();
+            let mut results: Vec<kiln::Val> =
+                ty.results.iter().map(|&t| kiln::Val::default_for(t).unwrap_or(kiln::Val::I32(0))).collect();
             let outcome = match f.call(&mut store, &args, &mut results) {
                 Ok(()) => Outcome::Returned(results.iter().map(kiln_value).collect()),
                 Err(e) => kiln_error(&e),
@@ -530,22 +547,31 @@ pub fn run_wasmi(engine: &wasmi::Engine, wasm: &[u8]) -> Observation {
                 // wasmi reports a segment that does not fit during
                 // instantiation as an error, not a trap; the spec (§4.5.4)
                 // traps.
-                Outcome::Failed(m) if m.contains("out of bounds table access") => Outcome::Trapped(TrapKind::TableOutOfBounds),
-                Outcome::Failed(m) if m.contains("out of bounds memory access") => Outcome::Trapped(TrapKind::MemoryOutOfBounds),
+                Outcome::Failed(m) if m.contains("out of bounds table access") => {
+                    Outcome::Trapped(TrapKind::TableOutOfBounds)
+                }
+                Outcome::Failed(m) if m.contains("out of bounds memory access") => {
+                    Outcome::Trapped(TrapKind::MemoryOutOfBounds)
+                }
                 o => o,
             });
             return obs;
         }
     };
-    let mut exports: Vec<(String, wasmi::Extern)> = instance.exports(&store).map(|e| (e.name().to_string(), e.into_extern())).collect();
+    let mut exports: Vec<(String, wasmi::Extern)> =
+        instance.exports(&store).map(|e| (e.name().to_string(), e.into_extern())).collect();
     exports.sort_by(|a, b| a.0.cmp(&b.0));
     let fuel = exports.iter().find(|(n, _)| n == FUEL_GLOBAL).and_then(|(_, e)| e.into_global());
     'rounds: for round in 0..ARG_ROUNDS {
         for (name, ext) in &exports {
             let wasmi::Extern::Func(f) = ext else { continue };
             let ty = f.ty(&store);
-            let args: Option<Vec<wasmi::Val>> =
-                ty.params().iter().enumerate().map(|(i, &t)| wasmi_arg(t, PATTERNS[(round + i) % PATTERNS.len()])).collect();
+            let args: Option<Vec<wasmi::Val>> = ty
+                .params()
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| wasmi_arg(t, PATTERNS[(round + i) % PATTERNS.len()]))
+                .collect();
             let Some(args) = args else {
                 obs.push_call(name, round, Outcome::Failed("v128 parameter".into()));
                 break 'rounds;
@@ -618,7 +644,8 @@ mod tests {
 
     #[test]
     fn compare_reports_differences() {
-        let a = Observation { calls: vec![("f".into(), 0, Outcome::Returned(vec![Value::I32(1)]))], ..Default::default() };
+        let a =
+            Observation { calls: vec![("f".into(), 0, Outcome::Returned(vec![Value::I32(1)]))], ..Default::default() };
         let mut b = a.clone();
         assert_eq!(compare(&a, &b), None);
         b.calls[0].2 = Outcome::Returned(vec![Value::I32(2)]);

@@ -369,12 +369,16 @@ fn assemble_one(instr: &Instr, me: i64, new_index: &[u32], aux_a: u32) -> Op {
             I::RefIsNull { dst, src } => op(h::ref_is_null, dst, src, 0, 0),
             I::RefFunc { dst, func } => op(h::ref_func, dst, func, 0, 0),
 
-            I::I32Load { dst, addr, offset } | I::F32Load { dst, addr, offset } | I::I64Load32U { dst, addr, offset } => {
-                op(h::i32_load, dst, addr, offset, 0)
+            I::I32Load { dst, addr, offset }
+            | I::F32Load { dst, addr, offset }
+            | I::I64Load32U { dst, addr, offset } => op(h::i32_load, dst, addr, offset, 0),
+            I::I64Load { dst, addr, offset } | I::F64Load { dst, addr, offset } => {
+                op(h::i64_load, dst, addr, offset, 0)
             }
-            I::I64Load { dst, addr, offset } | I::F64Load { dst, addr, offset } => op(h::i64_load, dst, addr, offset, 0),
             I::I32Load8S { dst, addr, offset } => op(h::i32_load8_s, dst, addr, offset, 0),
-            I::I32Load8U { dst, addr, offset } | I::I64Load8U { dst, addr, offset } => op(h::i32_load8_u, dst, addr, offset, 0),
+            I::I32Load8U { dst, addr, offset } | I::I64Load8U { dst, addr, offset } => {
+                op(h::i32_load8_u, dst, addr, offset, 0)
+            }
             I::I32Load16S { dst, addr, offset } => op(h::i32_load16_s, dst, addr, offset, 0),
             I::I32Load16U { dst, addr, offset } | I::I64Load16U { dst, addr, offset } => {
                 op(h::i32_load16_u, dst, addr, offset, 0)
@@ -382,12 +386,18 @@ fn assemble_one(instr: &Instr, me: i64, new_index: &[u32], aux_a: u32) -> Op {
             I::I64Load8S { dst, addr, offset } => op(h::i64_load8_s, dst, addr, offset, 0),
             I::I64Load16S { dst, addr, offset } => op(h::i64_load16_s, dst, addr, offset, 0),
             I::I64Load32S { dst, addr, offset } => op(h::i64_load32_s, dst, addr, offset, 0),
-            I::I32Store { addr, src, offset } | I::F32Store { addr, src, offset } | I::I64Store32 { addr, src, offset } => {
-                op(h::i32_store, addr, src, offset, 0)
+            I::I32Store { addr, src, offset }
+            | I::F32Store { addr, src, offset }
+            | I::I64Store32 { addr, src, offset } => op(h::i32_store, addr, src, offset, 0),
+            I::I64Store { addr, src, offset } | I::F64Store { addr, src, offset } => {
+                op(h::i64_store, addr, src, offset, 0)
             }
-            I::I64Store { addr, src, offset } | I::F64Store { addr, src, offset } => op(h::i64_store, addr, src, offset, 0),
-            I::I32Store8 { addr, src, offset } | I::I64Store8 { addr, src, offset } => op(h::i32_store8, addr, src, offset, 0),
-            I::I32Store16 { addr, src, offset } | I::I64Store16 { addr, src, offset } => op(h::i32_store16, addr, src, offset, 0),
+            I::I32Store8 { addr, src, offset } | I::I64Store8 { addr, src, offset } => {
+                op(h::i32_store8, addr, src, offset, 0)
+            }
+            I::I32Store16 { addr, src, offset } | I::I64Store16 { addr, src, offset } => {
+                op(h::i32_store16, addr, src, offset, 0)
+            }
             I::MemorySize { dst, mem } => op(h::memory_size, dst, mem, 0, 0),
             I::MemoryGrow { dst, delta, mem } => op(h::memory_grow, dst, delta, mem, 0),
             I::MemoryFill { dst, val, len } => op(h::memory_fill, dst, val, len, aux_a),

@@ -15,7 +15,6 @@
 //! into the function's code. Results are returned in `fp[0 ..]`, which is
 //! where the caller's argument temps were.
 
-
 /// A frame slot index relative to the frame pointer.
 pub type Slot = u32;
 
@@ -170,17 +169,71 @@ define_instrs! {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
 pub enum BinKind {
-    I32Add, I32Sub, I32Mul, I32And, I32Or, I32Xor, I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
-    I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
-    I64Add, I64Sub, I64Mul, I64And, I64Or, I64Xor, I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
-    I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I32And,
+    I32Or,
+    I32Xor,
+    I32Shl,
+    I32ShrS,
+    I32ShrU,
+    I32Rotl,
+    I32Rotr,
+    I32Eq,
+    I32Ne,
+    I32LtS,
+    I32LtU,
+    I32GtS,
+    I32GtU,
+    I32LeS,
+    I32LeU,
+    I32GeS,
+    I32GeU,
+    I64Add,
+    I64Sub,
+    I64Mul,
+    I64And,
+    I64Or,
+    I64Xor,
+    I64Shl,
+    I64ShrS,
+    I64ShrU,
+    I64Rotl,
+    I64Rotr,
+    I64Eq,
+    I64Ne,
+    I64LtS,
+    I64LtU,
+    I64GtS,
+    I64GtU,
+    I64LeS,
+    I64LeU,
+    I64GeS,
+    I64GeU,
 }
 
 impl BinKind {
     /// Whether the operands may be swapped.
     pub fn commutative(self) -> bool {
         use BinKind::*;
-        matches!(self, I32Add | I32Mul | I32And | I32Or | I32Xor | I32Eq | I32Ne | I64Add | I64Mul | I64And | I64Or | I64Xor | I64Eq | I64Ne)
+        matches!(
+            self,
+            I32Add
+                | I32Mul
+                | I32And
+                | I32Or
+                | I32Xor
+                | I32Eq
+                | I32Ne
+                | I64Add
+                | I64Mul
+                | I64And
+                | I64Or
+                | I64Xor
+                | I64Eq
+                | I64Ne
+        )
     }
 
     /// Whether the right operand is 64 bits wide (its immediate form holds

@@ -29,16 +29,16 @@
 //! returns, `memory.grow`).
 
 use super::code::{InterpFunc, Op, OsrPoint, OsrValue};
-use crate::tier::{chunk, HotCounters, JobKind, TierState, ENTRY_CHUNK};
-use kiln_aot_format::DefinedFuncIndex;
 use super::{Frame, InterpStack};
 use crate::error::{FrameInfo, Trap};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
+use crate::tier::{ENTRY_CHUNK, HotCounters, JobKind, TierState, chunk};
+use kiln_aot_format::DefinedFuncIndex;
 use kiln_aot_format::TrapCode;
+use kiln_aot_format::vm::VMStoreContext;
 use kiln_aot_format::vm::{VMFuncRef, ValRaw};
 use std::sync::atomic::{AtomicU64, Ordering};
-use kiln_aot_format::vm::VMStoreContext;
 
 /// How a handler left the threaded code.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -207,7 +207,8 @@ fn entries_spent(st: &mut State) {
         let tier = (*st.func).tier();
         let hot = &mut *st.hot;
         let threshold = module.tier_threshold();
-        let total = spend(&tier.entries, &tier.back_edges, ENTRY_CHUNK, threshold, &mut hot.entries, &mut hot.entry_chunk);
+        let total =
+            spend(&tier.entries, &tier.back_edges, ENTRY_CHUNK, threshold, &mut hot.entries, &mut hot.entry_chunk);
         if total >= threshold && tier.try_queue() {
             module.submit(def, JobKind::Function);
         }
@@ -229,7 +230,8 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
         let tier = func.tier();
         let hot = &mut *st.hot;
         let threshold = module.tier_threshold();
-        let total = spend(&tier.back_edges, &tier.entries, CHECK_INTERVAL, threshold, &mut hot.edges, &mut hot.edge_chunk);
+        let total =
+            spend(&tier.back_edges, &tier.entries, CHECK_INTERVAL, threshold, &mut hot.edges, &mut hot.edge_chunk);
         if total >= threshold {
             let state = tier.state();
             let queue = state == TierState::Interpreted && tier.try_queue();
@@ -238,7 +240,8 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
             // rarely (long loops), or a frame still interpreting after its
             // function was compiled (it was entered before). Functions that
             // are called often with short loops just get compiled.
-            let long_loops = tier.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * tier.entries.load(Ordering::Relaxed).max(1);
+            let long_loops =
+                tier.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * tier.entries.load(Ordering::Relaxed).max(1);
             let point = if (queue && long_loops) || state == TierState::Ready {
                 func.osr_point(to.offset_from(func.ops.as_ptr()) as u32)
             } else {
@@ -414,8 +417,7 @@ pub(crate) unsafe fn run(
             budget: CHECK_INTERVAL,
             hot: (*inst).hotness_ptr(func_index),
             current_reported: false,
-            sp_floor: crate::stack::current_sp()
-                .saturating_sub((64 << 10).min((*store).config.max_wasm_stack / 4)),
+            sp_floor: crate::stack::current_sp().saturating_sub((64 << 10).min((*store).config.max_wasm_stack / 4)),
         };
         enter_frame(&*func, fp);
         charge(&mut st);
@@ -481,7 +483,9 @@ pub(crate) unsafe fn enter_frame(func: &InterpFunc, fp: *mut u64) {
 /// # Safety
 /// `fref` points to a live `VMFuncRef`.
 #[inline(always)]
-unsafe fn interpreted_callee(fref: *const VMFuncRef) -> Option<(*mut Instance, Result<*const InterpFunc, TrapCode>, u32)> {
+unsafe fn interpreted_callee(
+    fref: *const VMFuncRef,
+) -> Option<(*mut Instance, Result<*const InterpFunc, TrapCode>, u32)> {
     // SAFETY: per the contract; an interpreted funcref's vmctx is an
     // instance VMContext whose header points back at its live `Instance`.
     unsafe {
@@ -640,7 +644,13 @@ fn frame_info(inst: *mut Instance, func_index: u32) -> FrameInfo {
 /// Unwinds this activation's frames into `trap`'s backtrace.
 #[cold]
 #[inline(never)]
-fn unwind_trap(stack: *mut InterpStack, frames_base: usize, mut trap: Trap, inst: *mut Instance, func_index: u32) -> Unwind {
+fn unwind_trap(
+    stack: *mut InterpStack,
+    frames_base: usize,
+    mut trap: Trap,
+    inst: *mut Instance,
+    func_index: u32,
+) -> Unwind {
     trap.push_frame(frame_info(inst, func_index));
     // SAFETY: `stack` is the live interpreter stack of this activation.
     let frames = unsafe { &mut (*stack).frames };

@@ -12,7 +12,7 @@
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use super::code::Op;
-use super::exec::{back_edge, call_funcref, do_return, mem_regs, next, trap, Exit, State};
+use super::exec::{Exit, State, back_edge, call_funcref, do_return, mem_regs, next, trap};
 use crate::libcalls;
 use kiln_aot_format::TrapCode;
 
@@ -271,7 +271,13 @@ pub(super) unsafe fn br<const BACK: bool>(pc: *const Op, fp: *mut u64, st: &mut 
     jump!(BACK, target(pc, (*pc).a), fp, st, mb, ml)
 }
 
-pub(super) unsafe fn br_if_nez<const BACK: bool>(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
+pub(super) unsafe fn br_if_nez<const BACK: bool>(
+    pc: *const Op,
+    fp: *mut u64,
+    st: &mut State,
+    mb: *mut u8,
+    ml: usize,
+) -> Exit {
     let op = &*pc;
     if u32_(fp, op.a) != 0 {
         jump!(BACK, target(pc, op.b), fp, st, mb, ml)
@@ -279,7 +285,13 @@ pub(super) unsafe fn br_if_nez<const BACK: bool>(pc: *const Op, fp: *mut u64, st
     next!(pc.add(1), fp, st, mb, ml)
 }
 
-pub(super) unsafe fn br_if_eqz<const BACK: bool>(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {
+pub(super) unsafe fn br_if_eqz<const BACK: bool>(
+    pc: *const Op,
+    fp: *mut u64,
+    st: &mut State,
+    mb: *mut u8,
+    ml: usize,
+) -> Exit {
     let op = &*pc;
     if u32_(fp, op.a) == 0 {
         jump!(BACK, target(pc, op.b), fp, st, mb, ml)

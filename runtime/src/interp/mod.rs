@@ -23,9 +23,8 @@ use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use code::{InterpFunc, Op};
 use exec::Unwind;
-use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::TrapCode;
-
+use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
 
 /// A caller's state saved across a wasm→wasm call.
 #[derive(Clone, Copy)]
@@ -84,7 +83,6 @@ impl InterpStack {
     }
 }
 
-
 /// The array-call entry of every interpreted function (see
 /// [`kiln_aot_format::vm::VMArrayCallFn`]).
 ///
@@ -132,7 +130,9 @@ pub unsafe extern "C" fn interp_array_call(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             // SAFETY: as above.
-            unsafe { (*store).pending_error = Some(Error::msg(format!("internal error in kiln's interpreter: {msg}"))) };
+            unsafe {
+                (*store).pending_error = Some(Error::msg(format!("internal error in kiln's interpreter: {msg}")))
+            };
             false
         }
     }

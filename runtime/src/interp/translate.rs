@@ -32,12 +32,8 @@ const MAX_FRAME_SLOTS: u32 = 1 << 24;
 /// Only for implementation limits (a frame over 2^24 slots) or constructs
 /// the interpreter does not execute (SIMD); the module was validated before.
 pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<InterpFunc, ModuleError> {
-    let body_range = info
-        .function_bodies
-        .get(def.index())
-        .ok_or_else(|| err(0, "function body out of range"))?
-        .range
-        .clone();
+    let body_range =
+        info.function_bodies.get(def.index()).ok_or_else(|| err(0, "function body out of range"))?.range.clone();
     let body = FunctionBody::new(BinaryReader::new(&wasm[body_range.clone()], body_range.start as u64));
     let ty = info.func_type(info.func_index(def));
     let mut locals = ty.params.len() as u64;
@@ -47,7 +43,8 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
     let mut local_types: Vec<WasmValType> = ty.params.to_vec();
     for local in body.get_locals_reader()? {
         let (count, vt) = local?;
-        let vt = WasmValType::from_wasmparser(vt).ok_or_else(|| err(body_range.start as u64, "unsupported local type"))?;
+        let vt =
+            WasmValType::from_wasmparser(vt).ok_or_else(|| err(body_range.start as u64, "unsupported local type"))?;
         check_type(vt, body_range.start as u64)?;
         locals += count as u64;
         if locals > MAX_FRAME_SLOTS as u64 {
@@ -447,7 +444,12 @@ impl Translator<'_> {
         self.emit_dst(f(dst, a, b));
     }
 
-    fn load(&mut self, f: fn(Slot, Slot, u32) -> Instr, memarg: wasmparser::MemArg, offset: u64) -> Result<(), ModuleError> {
+    fn load(
+        &mut self,
+        f: fn(Slot, Slot, u32) -> Instr,
+        memarg: wasmparser::MemArg,
+        offset: u64,
+    ) -> Result<(), ModuleError> {
         let off = self.memarg(memarg, offset)?;
         let addr = self.pop();
         let dst = self.push_temp();
@@ -455,7 +457,12 @@ impl Translator<'_> {
         Ok(())
     }
 
-    fn store(&mut self, f: fn(Slot, Slot, u32) -> Instr, memarg: wasmparser::MemArg, offset: u64) -> Result<(), ModuleError> {
+    fn store(
+        &mut self,
+        f: fn(Slot, Slot, u32) -> Instr,
+        memarg: wasmparser::MemArg,
+        offset: u64,
+    ) -> Result<(), ModuleError> {
         let off = self.memarg(memarg, offset)?;
         let src = self.pop();
         let addr = self.pop();
@@ -467,7 +474,8 @@ impl Translator<'_> {
         if memarg.target != wasmparser::MemArgTarget::Memory(0) {
             return Err(err(offset, "multi-memory is not supported by the interpreter yet"));
         }
-        u32::try_from(memarg.offset).map_err(|_| err(offset, "memory offset beyond 32 bits (memory64) is not supported"))
+        u32::try_from(memarg.offset)
+            .map_err(|_| err(offset, "memory offset beyond 32 bits (memory64) is not supported"))
     }
 
     fn block_type(&self, bt: BlockType, offset: u64) -> Result<(u32, u32), ModuleError> {
@@ -715,7 +723,6 @@ impl Translator<'_> {
         self.last = None;
     }
 
-
     fn op_br_if(&mut self, depth: u32) -> Result<(), ModuleError> {
         let branch = self.pop_condition();
         let fi = self.frame_at_depth(depth)?;
@@ -731,10 +738,8 @@ impl Translator<'_> {
 
     fn op_br_table(&mut self, targets: wasmparser::BrTable<'_>, offset: u64) -> Result<(), ModuleError> {
         let index = self.pop();
-        let depths: Vec<u32> = targets
-            .targets()
-            .chain(std::iter::once(Ok(targets.default())))
-            .collect::<Result<_, _>>()?;
+        let depths: Vec<u32> =
+            targets.targets().chain(std::iter::once(Ok(targets.default()))).collect::<Result<_, _>>()?;
         self.emit(Instr::BrTable { index, len: depths.len() as u32 - 1 });
         let mut stubs: Vec<(usize, usize)> = Vec::new();
         for &d in &depths {
@@ -896,29 +901,75 @@ impl Translator<'_> {
                 let src = self.pop();
                 self.emit(I::GlobalSet { global: global_index, src });
             }
-            Operator::I32Load { memarg } => self.load(|dst, addr, offset| I::I32Load { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load { memarg } => self.load(|dst, addr, offset| I::I64Load { dst, addr, offset }, memarg, offset)?,
-            Operator::F32Load { memarg } => self.load(|dst, addr, offset| I::F32Load { dst, addr, offset }, memarg, offset)?,
-            Operator::F64Load { memarg } => self.load(|dst, addr, offset| I::F64Load { dst, addr, offset }, memarg, offset)?,
-            Operator::I32Load8S { memarg } => self.load(|dst, addr, offset| I::I32Load8S { dst, addr, offset }, memarg, offset)?,
-            Operator::I32Load8U { memarg } => self.load(|dst, addr, offset| I::I32Load8U { dst, addr, offset }, memarg, offset)?,
-            Operator::I32Load16S { memarg } => self.load(|dst, addr, offset| I::I32Load16S { dst, addr, offset }, memarg, offset)?,
-            Operator::I32Load16U { memarg } => self.load(|dst, addr, offset| I::I32Load16U { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load8S { memarg } => self.load(|dst, addr, offset| I::I64Load8S { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load8U { memarg } => self.load(|dst, addr, offset| I::I64Load8U { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load16S { memarg } => self.load(|dst, addr, offset| I::I64Load16S { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load16U { memarg } => self.load(|dst, addr, offset| I::I64Load16U { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load32S { memarg } => self.load(|dst, addr, offset| I::I64Load32S { dst, addr, offset }, memarg, offset)?,
-            Operator::I64Load32U { memarg } => self.load(|dst, addr, offset| I::I64Load32U { dst, addr, offset }, memarg, offset)?,
-            Operator::I32Store { memarg } => self.store(|addr, src, offset| I::I32Store { addr, src, offset }, memarg, offset)?,
-            Operator::I64Store { memarg } => self.store(|addr, src, offset| I::I64Store { addr, src, offset }, memarg, offset)?,
-            Operator::F32Store { memarg } => self.store(|addr, src, offset| I::F32Store { addr, src, offset }, memarg, offset)?,
-            Operator::F64Store { memarg } => self.store(|addr, src, offset| I::F64Store { addr, src, offset }, memarg, offset)?,
-            Operator::I32Store8 { memarg } => self.store(|addr, src, offset| I::I32Store8 { addr, src, offset }, memarg, offset)?,
-            Operator::I32Store16 { memarg } => self.store(|addr, src, offset| I::I32Store16 { addr, src, offset }, memarg, offset)?,
-            Operator::I64Store8 { memarg } => self.store(|addr, src, offset| I::I64Store8 { addr, src, offset }, memarg, offset)?,
-            Operator::I64Store16 { memarg } => self.store(|addr, src, offset| I::I64Store16 { addr, src, offset }, memarg, offset)?,
-            Operator::I64Store32 { memarg } => self.store(|addr, src, offset| I::I64Store32 { addr, src, offset }, memarg, offset)?,
+            Operator::I32Load { memarg } => {
+                self.load(|dst, addr, offset| I::I32Load { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::F32Load { memarg } => {
+                self.load(|dst, addr, offset| I::F32Load { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::F64Load { memarg } => {
+                self.load(|dst, addr, offset| I::F64Load { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I32Load8S { memarg } => {
+                self.load(|dst, addr, offset| I::I32Load8S { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I32Load8U { memarg } => {
+                self.load(|dst, addr, offset| I::I32Load8U { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I32Load16S { memarg } => {
+                self.load(|dst, addr, offset| I::I32Load16S { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I32Load16U { memarg } => {
+                self.load(|dst, addr, offset| I::I32Load16U { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load8S { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load8S { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load8U { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load8U { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load16S { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load16S { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load16U { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load16U { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load32S { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load32S { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I64Load32U { memarg } => {
+                self.load(|dst, addr, offset| I::I64Load32U { dst, addr, offset }, memarg, offset)?
+            }
+            Operator::I32Store { memarg } => {
+                self.store(|addr, src, offset| I::I32Store { addr, src, offset }, memarg, offset)?
+            }
+            Operator::I64Store { memarg } => {
+                self.store(|addr, src, offset| I::I64Store { addr, src, offset }, memarg, offset)?
+            }
+            Operator::F32Store { memarg } => {
+                self.store(|addr, src, offset| I::F32Store { addr, src, offset }, memarg, offset)?
+            }
+            Operator::F64Store { memarg } => {
+                self.store(|addr, src, offset| I::F64Store { addr, src, offset }, memarg, offset)?
+            }
+            Operator::I32Store8 { memarg } => {
+                self.store(|addr, src, offset| I::I32Store8 { addr, src, offset }, memarg, offset)?
+            }
+            Operator::I32Store16 { memarg } => {
+                self.store(|addr, src, offset| I::I32Store16 { addr, src, offset }, memarg, offset)?
+            }
+            Operator::I64Store8 { memarg } => {
+                self.store(|addr, src, offset| I::I64Store8 { addr, src, offset }, memarg, offset)?
+            }
+            Operator::I64Store16 { memarg } => {
+                self.store(|addr, src, offset| I::I64Store16 { addr, src, offset }, memarg, offset)?
+            }
+            Operator::I64Store32 { memarg } => {
+                self.store(|addr, src, offset| I::I64Store32 { addr, src, offset }, memarg, offset)?
+            }
             Operator::MemorySize { mem } => {
                 let dst = self.push_temp();
                 self.emit_dst(I::MemorySize { dst, mem });

@@ -76,7 +76,9 @@ fn main() {
             divergences += 1;
             let _ = std::fs::create_dir_all(&out);
             let path = out.join(format!("seed-{seed}.wasm"));
-            let saved = std::fs::write(&path, &wasm).map(|_| path.display().to_string()).unwrap_or_else(|e| format!("(not saved: {e})"));
+            let saved = std::fs::write(&path, &wasm)
+                .map(|_| path.display().to_string())
+                .unwrap_or_else(|e| format!("(not saved: {e})"));
             println!("DIVERGENCE seed {seed}: {d}; module: {saved}");
         }
         seed += 1;
