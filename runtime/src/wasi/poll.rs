@@ -190,10 +190,12 @@ pub(crate) fn poll_oneoff_with(
     mem.write_u32(nevents, count)
 }
 
+/// A ready event: `(userdata, eventtype, (errno, nbytes, flags))`.
+type ReadyEvent = (u64, u8, (Errno, u64, u16));
+
 /// Waits for `subs` (at least one) as [`poll_oneoff`] describes; returns
-/// `(userdata, eventtype, (errno, nbytes, flags))` for each that is ready,
-/// in subscription order.
-fn poll(ctx: &mut WasiCtx, subs: &[Subscription]) -> WasiResult<Vec<(u64, u8, (Errno, u64, u16))>> {
+/// a [`ReadyEvent`] for each that is ready, in subscription order.
+fn poll(ctx: &mut WasiCtx, subs: &[Subscription]) -> WasiResult<Vec<ReadyEvent>> {
     let start = Instant::now();
     let subs: Vec<Sub> = subs
         .iter()
