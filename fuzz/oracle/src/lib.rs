@@ -440,7 +440,7 @@ pub fn run_kiln(engine: &kiln::Engine, wasm: &[u8]) -> Observation {
     };
     let mut exports = instance.exports(&mut store);
     exports.sort_by(|a, b| a.0.cmp(&b.0));
-    let fuel = exports.iter().find(|(n, _)| n == FUEL_GLOBAL).and_then(|(_, e)| e.clone().into_global());
+    let fuel = exports.iter().find(|(n, _)| n == FUEL_GLOBAL).and_then(|(_, e)| (*e).into_global());
     'rounds: for round in 0..ARG_ROUNDS {
         for (name, ext) in &exports {
             let kiln::Extern::Func(f) = ext else { continue };
