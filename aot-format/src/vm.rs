@@ -252,8 +252,6 @@ vm_structs! {
     pub struct VMStoreContext / VMStoreContextLayout {
         /// Lowest stack address native wasm code may use (JIT stack checks).
         pub stack_limit: usize = "ptr",
-        /// Fuel consumed so far (negative while fuel remains).
-        pub fuel_consumed: i64 = "u64",
         /// The engine's epoch counter (`Engine::increment_epoch`).
         pub epoch_ptr: *const core::sync::atomic::AtomicU64 = "ptr",
         /// Guest code traps with "interrupt" once the epoch reaches this.

@@ -145,7 +145,7 @@ fn check_runs(bounds: BoundsChecks) {
     let mut vmctx = vec![0u128; offsets.size as usize / 16 + 1];
     let base = vmctx.as_mut_ptr().cast::<u8>();
     let epoch = AtomicU64::new(0);
-    let store = VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &epoch, epoch_deadline: u64::MAX };
+    let store = VMStoreContext { stack_limit: 0, epoch_ptr: &epoch, epoch_deadline: u64::MAX };
     let type_ids: Vec<VMSharedTypeIndex> = (0..info.types.len() as u32).map(VMSharedTypeIndex).collect();
     let mut memory = vec![0u8; 65536];
     let mem_def = VMMemoryDefinition { base: memory.as_mut_ptr(), current_length: memory.len() };

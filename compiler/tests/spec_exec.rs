@@ -165,8 +165,7 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
     let mut vmctx = vec![0u128; vmoffsets.size as usize / 16 + 1];
     let base = vmctx.as_mut_ptr().cast::<u8>();
     let epoch = Box::new(AtomicU64::new(0));
-    let store =
-        Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
+    let store = Box::new(VMStoreContext { stack_limit: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
     // Canonical ids: structurally equal types share the id of the first.
     let type_ids: Vec<VMSharedTypeIndex> =
         info.types.iter().map(|t| VMSharedTypeIndex(info.types.iter().position(|u| u == t).unwrap() as u32)).collect();

@@ -202,8 +202,7 @@ mod exec {
         let mut vmctx = vec![0u128; offsets.size as usize / 16 + 1];
         let base = vmctx.as_mut_ptr().cast::<u8>();
         let epoch = Box::new(AtomicU64::new(0));
-        let store =
-            Box::new(VMStoreContext { stack_limit: 0, fuel_consumed: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
+        let store = Box::new(VMStoreContext { stack_limit: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
         let mut builtins = vec![test_builtin_unused as *const () as usize; BUILTINS.len()];
         builtins[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize] = test_raise as *const () as usize;
         // Array-only host functions: funcrefs whose vmctx is themselves, as in the runtime.

@@ -108,7 +108,6 @@ impl StoreOpaque {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             vm_store_context: Box::new(VMStoreContext {
                 stack_limit: 0,
-                fuel_consumed: 0,
                 epoch_ptr: Arc::as_ptr(&epoch),
                 epoch_deadline: u64::MAX,
             }),
