@@ -39,6 +39,7 @@ mod module;
 mod store;
 mod types;
 mod values;
+#[cfg(feature = "wasi")]
 pub mod wasi;
 pub mod wast;
 

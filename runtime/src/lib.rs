@@ -51,6 +51,7 @@ pub mod table;
 pub mod tier;
 #[cfg(unix)]
 pub mod traphandlers;
+#[cfg(feature = "wasi")]
 pub mod wasi;
 
 pub use error::{Error, ErrorKind, FrameInfo, Result, Trap};
