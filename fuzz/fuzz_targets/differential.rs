@@ -20,6 +20,12 @@ fn oracle() -> &'static Oracle {
 fuzz_target!(|data: &[u8]| {
     let Ok(wasm) = generate(data) else { return };
     if let Err(d) = oracle().check(&wasm, &mut Stats::default()) {
-        panic!("{d}");
+        // See diff-seeds: wasmi alone differing is triaged by hand, not a
+        // crash (wasmi 2.0.0 has wrong answers of its own).
+        if d.engine == "wasmi" {
+            eprintln!("wasmi-only difference (triage against Wasmtime): {d}");
+        } else {
+            panic!("{d}");
+        }
     }
 });

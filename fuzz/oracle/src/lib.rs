@@ -38,12 +38,17 @@ pub const ARG_ROUNDS: usize = 2;
 /// Fuel that wasm-smith's `ensure_termination` gives each module: a
 /// global (exported as [`FUEL_GLOBAL`]) decremented at every function entry
 /// and loop back-edge, trapping with `unreachable` at zero. The oracle sets
-/// it back to `FUEL` before every call, so that each call may run up to
+/// it back to `FUEL` before every call (through [`REFUEL`]), so that each call may run up to
 /// `FUEL` entries plus back-edges and always ends.
-pub const FUEL: u32 = 5000;
+pub const FUEL: u32 = 20_000;
 
 /// The export name of the fuel global (`generate` exports everything).
 pub const FUEL_GLOBAL: &str = "__fuel";
+
+/// The export name of the function `generate` adds that sets the fuel
+/// global to [`FUEL`]; the oracle calls it before every call (and never
+/// calls it as a test function).
+pub const REFUEL: &str = "__refuel";
 
 /// Integer patterns of the arguments; floats use them as values.
 const PATTERNS: [i64; 5] = [0, 1, -1, 0x7fff_ffff, 65536];
@@ -53,7 +58,8 @@ const PATTERNS: [i64; 5] = [0, 1, -1, 0x7fff_ffff, 65536];
 /// types, bulk memory, saturating conversions, sign extension), no
 /// imports, one memory of at most 4 pages, tables and memories with a
 /// maximum, every item exported, NaNs
-/// canonicalized, and fuel ([`FUEL`]) so every call ends.
+/// canonicalized, and fuel ([`FUEL`]) so every call ends; for half of the
+/// inputs (the first byte decides) without instructions that can trap.
 ///
 /// Features join here as every tier implements them (SIMD with issue 16,
 /// then Wasm 3.0).
@@ -63,8 +69,14 @@ const PATTERNS: [i64; 5] = [0, 1, -1, 0x7fff_ffff, 65536];
 /// on to other input).
 pub fn generate(data: &[u8]) -> arbitrary::Result<Vec<u8>> {
     let mut u = Unstructured::new(data);
+    // Half of the modules guard every trapping instruction (wasm-smith's
+    // `disallow_traps`), so that calls run long instead of trapping early.
+    let disallow_traps: bool = u.arbitrary()?;
     let config = wasm_smith::Config {
+        disallow_traps,
         max_imports: 0,
+        // At least one function type, or wasm-smith makes no functions.
+        min_types: 1,
         min_funcs: 2,
         max_funcs: 16,
         max_memories: 1,
@@ -100,8 +112,138 @@ pub fn generate(data: &[u8]) -> arbitrary::Result<Vec<u8>> {
         ..wasm_smith::Config::default()
     };
     let mut module = wasm_smith::Module::new(config, &mut u)?;
-    module.ensure_termination(FUEL).map_err(|_| arbitrary::Error::IncorrectFormat)?;
-    Ok(module.to_bytes())
+    let fuel = module.ensure_termination(FUEL).map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    Ok(add_refuel(&module.to_bytes(), fuel))
+}
+
+fn leb(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn read_leb(bytes: &[u8], pos: &mut usize) -> u64 {
+    let (mut v, mut shift) = (0u64, 0);
+    while let Some(&b) = bytes.get(*pos) {
+        *pos += 1;
+        if shift < 64 {
+            v |= u64::from(b & 0x7f) << shift;
+        }
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    v
+}
+
+/// Appends `items` (already encoded) to the vector section `body`.
+fn append_to_vec(body: &[u8], count: u64, items: &[u8]) -> Vec<u8> {
+    let mut p = 0;
+    let old = read_leb(body, &mut p);
+    let mut out = Vec::new();
+    leb(old + count, &mut out);
+    out.extend_from_slice(&body[p..]);
+    out.extend_from_slice(items);
+    out
+}
+
+/// `wasm` (a module without imports) with the fuel global `fuel` exported
+/// as [`FUEL_GLOBAL`] and a function [`REFUEL`] (`() -> ()`, sets the fuel
+/// global to [`FUEL`]) added and exported. wasm-smith adds the fuel global
+/// after exporting everything; these let every engine, and a `.wast`
+/// replay ([`wast_replay`]), give every call a full budget. A module
+/// without type, function or code section (no functions) gets the export
+/// of the global only.
+fn add_refuel(wasm: &[u8], fuel: u32) -> Vec<u8> {
+    let mut sections: Vec<(u8, Vec<u8>)> = Vec::new();
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let size = read_leb(wasm, &mut pos) as usize;
+        let end = (pos + size).min(wasm.len());
+        sections.push((id, wasm[pos..end].to_vec()));
+        pos = end;
+    }
+    let count = |id: u8| {
+        sections.iter().find(|(i, _)| *i == id).map(|(_, b)| {
+            let mut p = 0;
+            read_leb(b, &mut p)
+        })
+    };
+    let mut exports = Vec::new();
+    leb(FUEL_GLOBAL.len() as u64, &mut exports);
+    exports.extend_from_slice(FUEL_GLOBAL.as_bytes());
+    exports.push(0x03);
+    leb(u64::from(fuel), &mut exports);
+    let mut n_exports = 1;
+    if let (Some(types), Some(funcs), Some(_)) = (count(1), count(3), count(10)) {
+        for (id, body) in sections.iter_mut() {
+            match *id {
+                1 => *body = append_to_vec(body, 1, &[0x60, 0x00, 0x00]),
+                3 => {
+                    let mut t = Vec::new();
+                    leb(types, &mut t);
+                    *body = append_to_vec(body, 1, &t);
+                }
+                10 => {
+                    // No locals; i32.const FUEL; global.set fuel; end.
+                    let mut code = vec![0x00, 0x41];
+                    let mut v = FUEL as u64;
+                    loop {
+                        let byte = (v & 0x7f) as u8;
+                        v >>= 7;
+                        // Signed LEB: stop once the sign bit of the last
+                        // byte matches the (non-negative) value.
+                        if v == 0 && byte & 0x40 == 0 {
+                            code.push(byte);
+                            break;
+                        }
+                        code.push(byte | 0x80);
+                    }
+                    code.push(0x24);
+                    leb(u64::from(fuel), &mut code);
+                    code.push(0x0b);
+                    let mut entry = Vec::new();
+                    leb(code.len() as u64, &mut entry);
+                    entry.extend_from_slice(&code);
+                    *body = append_to_vec(body, 1, &entry);
+                }
+                _ => {}
+            }
+        }
+        leb(REFUEL.len() as u64, &mut exports);
+        exports.extend_from_slice(REFUEL.as_bytes());
+        exports.push(0x00);
+        leb(funcs, &mut exports);
+        n_exports += 1;
+    }
+    match sections.iter_mut().find(|(i, _)| *i == 7) {
+        Some((_, body)) => *body = append_to_vec(body, n_exports, &exports),
+        None => {
+            // Its place in the section order: before start (8), element
+            // (9), data count (12), code (10) and data (11).
+            let at = sections.iter().position(|(i, _)| matches!(i, 8..=12)).unwrap_or(sections.len());
+            let mut body = Vec::new();
+            leb(n_exports, &mut body);
+            body.extend_from_slice(&exports);
+            sections.insert(at, (7, body));
+        }
+    }
+    let mut out = wasm[..8].to_vec();
+    for (id, body) in sections {
+        out.push(id);
+        leb(body.len() as u64, &mut out);
+        out.extend_from_slice(&body);
+    }
+    out
 }
 
 /// A kiln tier the oracle runs.
@@ -149,8 +291,9 @@ impl Tier {
     }
 }
 
-/// A value as compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A value as compared. NaNs carry their bits (for a `.wast` replay) but
+/// compare by class only: `PartialEq` ignores `bits`.
+#[derive(Clone, Copy, Debug)]
 pub enum Value {
     I32(i32),
     I64(i64),
@@ -159,10 +302,12 @@ pub enum Value {
     /// A NaN `f32`: whether it is canonical (payload = only the quiet bit).
     F32Nan {
         canonical: bool,
+        bits: u32,
     },
     F64(u64),
     F64Nan {
         canonical: bool,
+        bits: u64,
     },
     /// A funcref or externref: whether it is null.
     Ref {
@@ -170,17 +315,35 @@ pub enum Value {
     },
 }
 
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (*self, *other) {
+            (I32(a), I32(b)) => a == b,
+            (I64(a), I64(b)) => a == b,
+            (F32(a), F32(b)) => a == b,
+            (F64(a), F64(b)) => a == b,
+            (F32Nan { canonical: a, .. }, F32Nan { canonical: b, .. }) => a == b,
+            (F64Nan { canonical: a, .. }, F64Nan { canonical: b, .. }) => a == b,
+            (Ref { null: a }, Ref { null: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Value {}
+
 impl Value {
     fn f32(bits: u32) -> Value {
         if f32::from_bits(bits).is_nan() {
-            Value::F32Nan { canonical: bits & 0x7fff_ffff == 0x7fc0_0000 }
+            Value::F32Nan { canonical: bits & 0x7fff_ffff == 0x7fc0_0000, bits }
         } else {
             Value::F32(bits)
         }
     }
     fn f64(bits: u64) -> Value {
         if f64::from_bits(bits).is_nan() {
-            Value::F64Nan { canonical: bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000 }
+            Value::F64Nan { canonical: bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000, bits }
         } else {
             Value::F64(bits)
         }
@@ -263,6 +426,9 @@ pub struct Stats {
     pub trapped: u64,
     pub exhausted: u64,
     pub instantiate_traps: u64,
+    /// Trapped calls by trap kind (`unreachable` includes running out of
+    /// the module's fuel).
+    pub traps: std::collections::BTreeMap<String, u64>,
 }
 
 /// The engines, created once and reused for every module.
@@ -287,6 +453,19 @@ impl Oracle {
         Ok(Oracle { kiln, wasmi: wasmi::Engine::default(), use_wasmi: true })
     }
 
+    /// The reference (first) kiln engine.
+    pub fn reference_engine(&self) -> &kiln::Engine {
+        &self.kiln[0].1
+    }
+
+    /// Every engine's observation of `wasm`, by engine name (for triage).
+    pub fn observe(&self, wasm: &[u8]) -> Vec<(String, Observation)> {
+        let mut runs: Vec<(String, Observation)> =
+            self.kiln.iter().map(|(t, e)| (t.name().to_string(), run_kiln(e, wasm))).collect();
+        runs.push(("wasmi".to_string(), run_wasmi(&self.wasmi, wasm)));
+        runs
+    }
+
     /// Runs `wasm` in every engine and compares each with the first.
     /// Returns the reference observation.
     ///
@@ -298,6 +477,8 @@ impl Oracle {
         if self.use_wasmi {
             runs.push(("wasmi".to_string(), run_wasmi(&self.wasmi, wasm)));
         }
+        // The kiln tiers first, wasmi last: a difference among kiln's own
+        // tiers is reported before one with the outside oracle.
         let (_, reference) = &runs[0];
         for (name, obs) in &runs[1..] {
             if let Some(what) = compare(reference, obs) {
@@ -310,7 +491,10 @@ impl Oracle {
         for (_, _, o) in &reference.calls {
             match o {
                 Outcome::Returned(_) => stats.returned += 1,
-                Outcome::Trapped(_) => stats.trapped += 1,
+                Outcome::Trapped(k) => {
+                    stats.trapped += 1;
+                    *stats.traps.entry(format!("{k:?}")).or_default() += 1;
+                }
                 Outcome::Failed(_) => {}
             }
         }
@@ -440,10 +624,13 @@ pub fn run_kiln(engine: &kiln::Engine, wasm: &[u8]) -> Observation {
     };
     let mut exports = instance.exports(&mut store);
     exports.sort_by(|a, b| a.0.cmp(&b.0));
-    let fuel = exports.iter().find(|(n, _)| n == FUEL_GLOBAL).and_then(|(_, e)| (*e).into_global());
+    let refuel = exports.iter().find(|(n, _)| n == REFUEL).and_then(|(_, e)| (*e).into_func());
     'rounds: for round in 0..ARG_ROUNDS {
         for (name, ext) in &exports {
             let kiln::Extern::Func(f) = ext else { continue };
+            if name == REFUEL {
+                continue;
+            }
             let ty = f.ty(&store);
             let args: Option<Vec<kiln::Val>> = ty
                 .params
@@ -455,8 +642,8 @@ pub fn run_kiln(engine: &kiln::Engine, wasm: &[u8]) -> Observation {
                 obs.push_call(name, round, Outcome::Failed("v128 parameter".into()));
                 break 'rounds;
             };
-            if let Some(fuel) = &fuel {
-                let _ = fuel.set(&mut store, kiln::Val::I32(FUEL as i32));
+            if let Some(refuel) = &refuel {
+                let _ = refuel.call(&mut store, &[], &mut []);
             }
             let mut results: Vec<kiln::Val> =
                 ty.results.iter().map(|&t| kiln::Val::default_for(t).unwrap_or(kiln::Val::I32(0))).collect();
@@ -561,10 +748,13 @@ pub fn run_wasmi(engine: &wasmi::Engine, wasm: &[u8]) -> Observation {
     let mut exports: Vec<(String, wasmi::Extern)> =
         instance.exports(&store).map(|e| (e.name().to_string(), e.into_extern())).collect();
     exports.sort_by(|a, b| a.0.cmp(&b.0));
-    let fuel = exports.iter().find(|(n, _)| n == FUEL_GLOBAL).and_then(|(_, e)| e.into_global());
+    let refuel = exports.iter().find(|(n, _)| n == REFUEL).and_then(|(_, e)| e.into_func());
     'rounds: for round in 0..ARG_ROUNDS {
         for (name, ext) in &exports {
             let wasmi::Extern::Func(f) = ext else { continue };
+            if name == REFUEL {
+                continue;
+            }
             let ty = f.ty(&store);
             let args: Option<Vec<wasmi::Val>> = ty
                 .params()
@@ -576,8 +766,8 @@ pub fn run_wasmi(engine: &wasmi::Engine, wasm: &[u8]) -> Observation {
                 obs.push_call(name, round, Outcome::Failed("v128 parameter".into()));
                 break 'rounds;
             };
-            if let Some(fuel) = &fuel {
-                let _ = fuel.set(&mut store, wasmi::Val::I32(FUEL as i32));
+            if let Some(refuel) = &refuel {
+                let _ = refuel.call(&mut store, &[], &mut []);
             }
             let mut results: Vec<wasmi::Val> = ty.results().iter().map(|&t| wasmi::Val::default_for_ty(t)).collect();
             let outcome = match f.call(&mut store, &args, &mut results) {
@@ -600,6 +790,145 @@ pub fn run_wasmi(engine: &wasmi::Engine, wasm: &[u8]) -> Observation {
         }
     }
     obs
+}
+
+// ---- replay as .wast (for a third engine) -------------------------------
+
+/// A hex float literal of the `f32` bits (wast syntax; never NaN).
+fn f32_literal(bits: u32) -> String {
+    let sign = if bits >> 31 == 1 { "-" } else { "" };
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let mant = bits & 0x7f_ffff;
+    match exp {
+        0xff => format!("{sign}inf"),
+        0 => format!("{sign}0x0.{:06x}p-126", mant << 1),
+        _ => format!("{sign}0x1.{:06x}p{:+}", mant << 1, exp - 127),
+    }
+}
+
+/// A hex float literal of the `f64` bits (wast syntax; never NaN).
+fn f64_literal(bits: u64) -> String {
+    let sign = if bits >> 63 == 1 { "-" } else { "" };
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let mant = bits & 0xf_ffff_ffff_ffff;
+    match exp {
+        0x7ff => format!("{sign}inf"),
+        0 => format!("{sign}0x0.{mant:013x}p-1022"),
+        _ => format!("{sign}0x1.{mant:013x}p{:+}", exp - 1023),
+    }
+}
+
+fn wast_value(v: &Value, ty: Option<kiln::ValType>) -> String {
+    match *v {
+        Value::I32(x) => format!("(i32.const {x})"),
+        Value::I64(x) => format!("(i64.const {x})"),
+        Value::F32(b) => format!("(f32.const {})", f32_literal(b)),
+        Value::F64(b) => format!("(f64.const {})", f64_literal(b)),
+        // Canonical and arithmetic (quiet) NaNs by class, as the spec
+        // allows; a signalling NaN (only copied, never computed) exactly.
+        Value::F32Nan { canonical: true, .. } => "(f32.const nan:canonical)".into(),
+        Value::F32Nan { bits, .. } if bits & 0x40_0000 != 0 => "(f32.const nan:arithmetic)".into(),
+        Value::F32Nan { bits, .. } => {
+            format!("(f32.const {}nan:0x{:06x})", if bits >> 31 == 1 { "-" } else { "" }, bits & 0x7f_ffff)
+        }
+        Value::F64Nan { canonical: true, .. } => "(f64.const nan:canonical)".into(),
+        Value::F64Nan { bits, .. } if bits & 0x8_0000_0000_0000 != 0 => "(f64.const nan:arithmetic)".into(),
+        Value::F64Nan { bits, .. } => {
+            format!("(f64.const {}nan:0x{:013x})", if bits >> 63 == 1 { "-" } else { "" }, bits & 0xf_ffff_ffff_ffff)
+        }
+        Value::Ref { null } => match (ty, null) {
+            (Some(kiln::ValType::ExternRef), true) => "(ref.null extern)".into(),
+            (Some(kiln::ValType::ExternRef), false) => "(ref.extern)".into(),
+            (_, true) => "(ref.null func)".into(),
+            (_, false) => "(ref.func)".into(),
+        },
+    }
+}
+
+fn wast_arg(ty: kiln::ValType, pattern: i64) -> String {
+    use kiln::ValType as T;
+    match ty {
+        T::I32 => format!("(i32.const {})", pattern as i32),
+        T::I64 => format!("(i64.const {pattern})"),
+        T::F32 => format!("(f32.const {})", f32_literal((pattern as f32).to_bits())),
+        T::F64 => format!("(f64.const {})", f64_literal((pattern as f64).to_bits())),
+        T::ExternRef => "(ref.null extern)".into(),
+        _ => "(ref.null func)".into(),
+    }
+}
+
+/// The spec suite's message for a trap kind, as `assert_trap` expects it;
+/// empty (any trap) where engines word it differently.
+fn wast_trap(k: &TrapKind) -> &'static str {
+    match k {
+        TrapKind::MemoryOutOfBounds => "out of bounds memory access",
+        TrapKind::IntegerOverflow => "integer overflow",
+        TrapKind::IntegerDivisionByZero => "integer divide by zero",
+        TrapKind::BadConversionToInteger => "invalid conversion to integer",
+        TrapKind::Unreachable => "unreachable",
+        TrapKind::BadSignature => "indirect call type mismatch",
+        _ => "",
+    }
+}
+
+/// `obs` (kiln's observation of `wasm`) as a `.wast` script: the module,
+/// then per call `(invoke "__refuel")` and an `assert_return`/`assert_trap`
+/// with what kiln saw, then each exported global's value. Memories are not
+/// compared (wast cannot read them). Stops at the first stack exhaustion.
+/// Running it in another engine (`wasmtime wast`) checks kiln's answer.
+pub fn wast_replay(engine: &kiln::Engine, wasm: &[u8], obs: &Observation) -> Option<String> {
+    let module = kiln::Module::new(engine, wasm).ok()?;
+    let types: std::collections::HashMap<String, kiln::ExternType> =
+        module.exports().map(|e| (e.name().to_string(), e.ty())).collect();
+    let mut bytes = String::new();
+    for b in wasm {
+        bytes.push_str(&format!("\\{b:02x}"));
+    }
+    let quote = |name: &str| {
+        let mut q = String::new();
+        for b in name.bytes() {
+            q.push_str(&format!("\\{b:02x}"));
+        }
+        q
+    };
+    let mut out = String::new();
+    if let Some(o) = &obs.instantiate {
+        let Outcome::Trapped(k) = o else { return None };
+        out.push_str(&format!("(assert_trap (module binary \"{bytes}\") \"{}\")\n", wast_trap(k)));
+        return Some(out);
+    }
+    out.push_str(&format!("(module binary \"{bytes}\")\n"));
+    let has_refuel = types.contains_key(REFUEL);
+    for (name, round, outcome) in &obs.calls {
+        let Some(kiln::ExternType::Func(ty)) = types.get(name) else { return None };
+        if has_refuel {
+            out.push_str(&format!("(invoke \"{REFUEL}\")\n"));
+        }
+        let args: Vec<String> =
+            ty.params.iter().enumerate().map(|(i, &t)| wast_arg(t, PATTERNS[(round + i) % PATTERNS.len()])).collect();
+        let call = format!("(invoke \"{}\" {})", quote(name), args.join(" "));
+        match outcome {
+            Outcome::Returned(vals) => {
+                let vals: Vec<String> =
+                    vals.iter().zip(ty.results.iter()).map(|(v, &t)| wast_value(v, Some(t))).collect();
+                out.push_str(&format!("(assert_return {call} {})\n", vals.join(" ")));
+            }
+            Outcome::Trapped(TrapKind::StackOverflow) => return Some(out),
+            Outcome::Trapped(k) => out.push_str(&format!("(assert_trap {call} \"{}\")\n", wast_trap(k))),
+            Outcome::Failed(_) => return None,
+        }
+    }
+    if obs.exhausted {
+        return Some(out);
+    }
+    for (name, v) in &obs.globals {
+        let ty = match types.get(name) {
+            Some(kiln::ExternType::Global(g)) => Some(g.content()),
+            _ => None,
+        };
+        out.push_str(&format!("(assert_return (get \"{}\") {})\n", quote(name), wast_value(v, ty)));
+    }
+    Some(out)
 }
 
 /// Deterministic fuzz input for `seed` (SplitMix64), 2 to 9 KiB long, so
@@ -628,12 +957,39 @@ mod tests {
 
     #[test]
     fn nan_classes() {
-        assert_eq!(Value::f32(0x7fc0_0000), Value::F32Nan { canonical: true });
-        assert_eq!(Value::f32(0xffc0_0000), Value::F32Nan { canonical: true });
-        assert_eq!(Value::f32(0x7fc0_0001), Value::F32Nan { canonical: false });
-        assert_eq!(Value::f64(0xfff8_0000_0000_0000), Value::F64Nan { canonical: true });
-        assert_eq!(Value::f64(0x7ff0_0000_0000_0001), Value::F64Nan { canonical: false });
+        assert_eq!(Value::f32(0x7fc0_0000), Value::F32Nan { canonical: true, bits: 0 });
+        assert_eq!(Value::f32(0xffc0_0000), Value::F32Nan { canonical: true, bits: 0 });
+        assert_eq!(Value::f32(0x7fc0_0001), Value::F32Nan { canonical: false, bits: 0 });
+        assert_ne!(Value::f32(0x7fc0_0001), Value::f32(0x7fc0_0000));
+        assert_eq!(Value::f64(0xfff8_0000_0000_0000), Value::F64Nan { canonical: true, bits: 0 });
+        assert_eq!(Value::f64(0x7ff0_0000_0000_0001), Value::F64Nan { canonical: false, bits: 0 });
         assert_eq!(Value::f64(1.5f64.to_bits()), Value::F64(1.5f64.to_bits()));
+    }
+
+    /// Every generated module is valid and exports its fuel global.
+    #[test]
+    fn generated_modules_export_their_fuel() {
+        let engine = kiln::Engine::default();
+        let mut exported = 0;
+        for seed in 0..50 {
+            let Ok(wasm) = generate(&seed_bytes(seed)) else { continue };
+            let module = kiln::Module::new(&engine, &wasm).expect("wasm-smith output is valid");
+            if module.exports().any(|e| e.name() == FUEL_GLOBAL) && module.exports().any(|e| e.name() == REFUEL) {
+                exported += 1;
+            }
+        }
+        assert_eq!(exported, 50);
+    }
+
+    #[test]
+    fn float_literals() {
+        assert_eq!(f32_literal(1.5f32.to_bits()), "0x1.800000p+0");
+        assert_eq!(f32_literal((-0.25f32).to_bits()), "-0x1.000000p-2");
+        assert_eq!(f32_literal(1), "0x0.000002p-126");
+        assert_eq!(f32_literal(f32::INFINITY.to_bits()), "inf");
+        assert_eq!(f64_literal(3.0f64.to_bits()), "0x1.8000000000000p+1");
+        assert_eq!(f64_literal(1), "0x0.0000000000001p-1022");
+        assert_eq!(f64_literal(0), "0x0.0000000000000p-1022");
     }
 
     #[test]
