@@ -114,13 +114,25 @@ impl SubscriptionKind {
 /// Decodes the 48-byte preview1 `subscription` at `at` (layout in
 /// [`SUBSCRIPTION_SIZE`]); `EINVAL` for an unknown tag.
 pub(crate) fn decode_subscription(mem: &GuestMemory<'_>, at: u32) -> WasiResult<Subscription> {
+    decode_subscription_with_clock_at(mem, at, 16)
+}
+
+/// Decodes a `subscription` whose clock record (`id: u32`, `timeout: u64`,
+/// `precision: u64`, `flags: u16`) starts at byte `clock` (16 in preview1;
+/// 24 in preview0, behind its `identifier`); userdata, tag and the fd
+/// record are where both ABIs put them.
+pub(crate) fn decode_subscription_with_clock_at(
+    mem: &GuestMemory<'_>,
+    at: u32,
+    clock: u32,
+) -> WasiResult<Subscription> {
     let field = |off: u32| at.checked_add(off).ok_or(Errno::Fault);
     let userdata = mem.read_u64(at)?;
     let kind = match mem.read_u8(field(8)?)? {
         event::CLOCK => SubscriptionKind::Clock {
-            id: mem.read_u32(field(16)?)?,
-            timeout: mem.read_u64(field(24)?)?,
-            flags: mem.read_u16(field(40)?)?,
+            id: mem.read_u32(field(clock)?)?,
+            timeout: mem.read_u64(field(clock + 8)?)?,
+            flags: mem.read_u16(field(clock + 24)?)?,
         },
         ty @ (event::FD_READ | event::FD_WRITE) => {
             SubscriptionKind::Fd { fd: mem.read_u32(field(16)?)?, write: ty == event::FD_WRITE }

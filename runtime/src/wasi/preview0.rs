@@ -43,7 +43,7 @@
 use super::abi::{Errno, Filestat, WasiResult, whence as whence1};
 use super::ctx::WasiCtx;
 use super::mem::GuestMemory;
-use super::poll::{Subscription, SubscriptionKind, poll_oneoff_with};
+use super::poll::{Subscription, poll_oneoff_with};
 
 pub use super::preview1::{
     args_get, args_sizes_get, clock_res_get, clock_time_get, environ_get, environ_sizes_get, fd_advise, fd_allocate,
@@ -160,21 +160,7 @@ pub fn whence_to_preview1(w: u32) -> u32 {
 /// [`SUBSCRIPTION_SIZE`]); the clock's `identifier` is skipped. `EINVAL`
 /// for an unknown tag.
 pub(crate) fn decode_subscription(mem: &GuestMemory<'_>, at: u32) -> WasiResult<Subscription> {
-    use super::abi::event;
-    let field = |off: u32| at.checked_add(off).ok_or(Errno::Fault);
-    let userdata = mem.read_u64(at)?;
-    let kind = match mem.read_u8(field(8)?)? {
-        event::CLOCK => SubscriptionKind::Clock {
-            id: mem.read_u32(field(24)?)?,
-            timeout: mem.read_u64(field(32)?)?,
-            flags: mem.read_u16(field(48)?)?,
-        },
-        ty @ (event::FD_READ | event::FD_WRITE) => {
-            SubscriptionKind::Fd { fd: mem.read_u32(field(16)?)?, write: ty == event::FD_WRITE }
-        }
-        _ => return Err(Errno::Inval),
-    };
-    Ok(Subscription { userdata, kind })
+    super::poll::decode_subscription_with_clock_at(mem, at, 24)
 }
 
 /// `fd_fdstat_get(fd, buf)`: as preview1's (the `fdstat` layout is the
@@ -251,6 +237,7 @@ pub fn poll_oneoff(
 mod tests {
     use super::*;
     use crate::wasi::abi::{self, event, filetype, oflags, rights};
+    use crate::wasi::poll::SubscriptionKind;
     use crate::wasi::{WasiCtxBuilder, preview1 as p1};
     use std::net::TcpListener;
 
