@@ -1,6 +1,8 @@
 //! The interpreter tier.
 //!
-//! * [`code`]: the register-machine instruction set and [`InterpFunc`].
+//! * `ops`: the instruction set, declared once (one table: instructions,
+//!   operator decoding, lowering to ops, the data operations' handlers).
+//! * [`code`]: the register machine's frame layout, [`Op`], [`InterpFunc`].
 //! * [`translate`]: wasm → interpreter code, once per function, lazily at
 //!   its first call.
 //! * `assemble`: lowers that code into handler-threaded ops.
@@ -16,6 +18,7 @@ mod assemble;
 pub mod code;
 pub(crate) mod exec;
 mod handlers;
+mod ops;
 pub mod translate;
 
 use crate::error::{Error, Trap};

@@ -19,6 +19,7 @@
 //! or `i32.eqz`.
 
 use super::code::{BinKind, Instr, InterpFunc, OsrPoint, OsrValue, Slot};
+use super::ops::{self, Shape};
 use kiln_aot_format::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
 use std::collections::HashMap;
 use wasmparser::{BinaryReader, BlockType, FunctionBody, Operator};
@@ -217,16 +218,6 @@ struct Translator<'a> {
 pub(super) fn negate_cmp(i: Instr) -> Instr {
     use Instr::*;
     match i {
-        BrI32Eq { a, b, target } => BrI32Ne { a, b, target },
-        BrI32Ne { a, b, target } => BrI32Eq { a, b, target },
-        BrI32LtS { a, b, target } => BrI32GeS { a, b, target },
-        BrI32GeS { a, b, target } => BrI32LtS { a, b, target },
-        BrI32LtU { a, b, target } => BrI32GeU { a, b, target },
-        BrI32GeU { a, b, target } => BrI32LtU { a, b, target },
-        BrI32GtS { a, b, target } => BrI32LeS { a, b, target },
-        BrI32LeS { a, b, target } => BrI32GtS { a, b, target },
-        BrI32GtU { a, b, target } => BrI32LeU { a, b, target },
-        BrI32LeU { a, b, target } => BrI32GtU { a, b, target },
         BrIfNez { cond, target } => BrIfEqz { cond, target },
         BrIfEqz { cond, target } => BrIfNez { cond, target },
         BrCmp { a, b, target, kind } => BrCmp { a, b, target, kind: kind.negate().unwrap_or(kind) },
@@ -240,29 +231,12 @@ pub(super) fn negate_cmp(i: Instr) -> Instr {
 fn fused_branch(cmp: Instr) -> Option<Instr> {
     use Instr::*;
     let t = 0;
+    if let Some((a, b, kind)) = cmp.compare() {
+        return Some(BrCmp { a, b, target: t, kind });
+    }
     Some(match cmp {
-        I32Eq { a, b, .. } => BrI32Eq { a, b, target: t },
-        I32Ne { a, b, .. } => BrI32Ne { a, b, target: t },
-        I32LtS { a, b, .. } => BrI32LtS { a, b, target: t },
-        I32LtU { a, b, .. } => BrI32LtU { a, b, target: t },
-        I32GtS { a, b, .. } => BrI32GtS { a, b, target: t },
-        I32GtU { a, b, .. } => BrI32GtU { a, b, target: t },
-        I32LeS { a, b, .. } => BrI32LeS { a, b, target: t },
-        I32LeU { a, b, .. } => BrI32LeU { a, b, target: t },
-        I32GeS { a, b, .. } => BrI32GeS { a, b, target: t },
-        I32GeU { a, b, .. } => BrI32GeU { a, b, target: t },
         I32Eqz { src, .. } => BrIfEqz { cond: src, target: t },
         I64Eqz { src, .. } => BrCmpImm { a: src, imm: 0, target: t, kind: BinKind::I64Eq },
-        I64Eq { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64Eq },
-        I64Ne { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64Ne },
-        I64LtS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LtS },
-        I64LtU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LtU },
-        I64GtS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GtS },
-        I64GtU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GtU },
-        I64LeS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LeS },
-        I64LeU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64LeU },
-        I64GeS { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GeS },
-        I64GeU { a, b, .. } => BrCmp { a, b, target: t, kind: BinKind::I64GeU },
         BinaryImm { a, imm, kind, .. } if kind.negate().is_some() => BrCmpImm { a, imm, target: t, kind },
         _ => return None,
     })
@@ -275,16 +249,6 @@ pub(super) fn set_target(i: &mut Instr, to: u32) {
         Br { target }
         | BrIfNez { target, .. }
         | BrIfEqz { target, .. }
-        | BrI32Eq { target, .. }
-        | BrI32Ne { target, .. }
-        | BrI32LtS { target, .. }
-        | BrI32LtU { target, .. }
-        | BrI32GtS { target, .. }
-        | BrI32GtU { target, .. }
-        | BrI32LeS { target, .. }
-        | BrI32LeU { target, .. }
-        | BrI32GeS { target, .. }
-        | BrI32GeU { target, .. }
         | BrCmp { target, .. }
         | BrCmpImm { target, .. } => *target = to,
         _ => debug_assert!(false, "patching a non-branch"),
@@ -901,75 +865,6 @@ impl Translator<'_> {
                 let src = self.pop();
                 self.emit(I::GlobalSet { global: global_index, src });
             }
-            Operator::I32Load { memarg } => {
-                self.load(|dst, addr, offset| I::I32Load { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::F32Load { memarg } => {
-                self.load(|dst, addr, offset| I::F32Load { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::F64Load { memarg } => {
-                self.load(|dst, addr, offset| I::F64Load { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I32Load8S { memarg } => {
-                self.load(|dst, addr, offset| I::I32Load8S { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I32Load8U { memarg } => {
-                self.load(|dst, addr, offset| I::I32Load8U { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I32Load16S { memarg } => {
-                self.load(|dst, addr, offset| I::I32Load16S { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I32Load16U { memarg } => {
-                self.load(|dst, addr, offset| I::I32Load16U { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load8S { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load8S { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load8U { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load8U { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load16S { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load16S { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load16U { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load16U { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load32S { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load32S { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I64Load32U { memarg } => {
-                self.load(|dst, addr, offset| I::I64Load32U { dst, addr, offset }, memarg, offset)?
-            }
-            Operator::I32Store { memarg } => {
-                self.store(|addr, src, offset| I::I32Store { addr, src, offset }, memarg, offset)?
-            }
-            Operator::I64Store { memarg } => {
-                self.store(|addr, src, offset| I::I64Store { addr, src, offset }, memarg, offset)?
-            }
-            Operator::F32Store { memarg } => {
-                self.store(|addr, src, offset| I::F32Store { addr, src, offset }, memarg, offset)?
-            }
-            Operator::F64Store { memarg } => {
-                self.store(|addr, src, offset| I::F64Store { addr, src, offset }, memarg, offset)?
-            }
-            Operator::I32Store8 { memarg } => {
-                self.store(|addr, src, offset| I::I32Store8 { addr, src, offset }, memarg, offset)?
-            }
-            Operator::I32Store16 { memarg } => {
-                self.store(|addr, src, offset| I::I32Store16 { addr, src, offset }, memarg, offset)?
-            }
-            Operator::I64Store8 { memarg } => {
-                self.store(|addr, src, offset| I::I64Store8 { addr, src, offset }, memarg, offset)?
-            }
-            Operator::I64Store16 { memarg } => {
-                self.store(|addr, src, offset| I::I64Store16 { addr, src, offset }, memarg, offset)?
-            }
-            Operator::I64Store32 { memarg } => {
-                self.store(|addr, src, offset| I::I64Store32 { addr, src, offset }, memarg, offset)?
-            }
             Operator::MemorySize { mem } => {
                 let dst = self.push_temp();
                 self.emit_dst(I::MemorySize { dst, mem });
@@ -1054,7 +949,6 @@ impl Translator<'_> {
             Operator::F32Const { value } => self.push_const(value.bits() as u64)?,
             Operator::F64Const { value } => self.push_const(value.bits())?,
             Operator::RefNull { .. } => self.push_const(0)?,
-            Operator::RefIsNull => self.unary(|dst, src| I::RefIsNull { dst, src }),
             Operator::RefFunc { function_index } => {
                 let dst = self.push_temp();
                 self.emit_dst(I::RefFunc { dst, func: function_index });
@@ -1069,158 +963,16 @@ impl Translator<'_> {
         Ok(())
     }
 
+    /// A data operation: its row in the instruction table (`ops`).
     fn numeric(&mut self, op: Operator<'_>, offset: u64) -> Result<(), ModuleError> {
-        use Instr as I;
-        macro_rules! un {
-            ($v:ident) => {
-                self.unary(|dst, src| I::$v { dst, src })
-            };
-        }
-        macro_rules! bin {
-            ($v:ident) => {
-                self.binary(|dst, a, b| I::$v { dst, a, b })
-            };
-        }
-        macro_rules! bin_k {
-            ($v:ident) => {
-                self.binary_k(|dst, a, b| I::$v { dst, a, b }, BinKind::$v)
-            };
-        }
-        match op {
-            Operator::I32Eqz => un!(I32Eqz),
-            Operator::I32Eq => bin_k!(I32Eq),
-            Operator::I32Ne => bin_k!(I32Ne),
-            Operator::I32LtS => bin_k!(I32LtS),
-            Operator::I32LtU => bin_k!(I32LtU),
-            Operator::I32GtS => bin_k!(I32GtS),
-            Operator::I32GtU => bin_k!(I32GtU),
-            Operator::I32LeS => bin_k!(I32LeS),
-            Operator::I32LeU => bin_k!(I32LeU),
-            Operator::I32GeS => bin_k!(I32GeS),
-            Operator::I32GeU => bin_k!(I32GeU),
-            Operator::I64Eqz => un!(I64Eqz),
-            Operator::I64Eq => bin_k!(I64Eq),
-            Operator::I64Ne => bin_k!(I64Ne),
-            Operator::I64LtS => bin_k!(I64LtS),
-            Operator::I64LtU => bin_k!(I64LtU),
-            Operator::I64GtS => bin_k!(I64GtS),
-            Operator::I64GtU => bin_k!(I64GtU),
-            Operator::I64LeS => bin_k!(I64LeS),
-            Operator::I64LeU => bin_k!(I64LeU),
-            Operator::I64GeS => bin_k!(I64GeS),
-            Operator::I64GeU => bin_k!(I64GeU),
-            Operator::F32Eq => bin!(F32Eq),
-            Operator::F32Ne => bin!(F32Ne),
-            Operator::F32Lt => bin!(F32Lt),
-            Operator::F32Gt => bin!(F32Gt),
-            Operator::F32Le => bin!(F32Le),
-            Operator::F32Ge => bin!(F32Ge),
-            Operator::F64Eq => bin!(F64Eq),
-            Operator::F64Ne => bin!(F64Ne),
-            Operator::F64Lt => bin!(F64Lt),
-            Operator::F64Gt => bin!(F64Gt),
-            Operator::F64Le => bin!(F64Le),
-            Operator::F64Ge => bin!(F64Ge),
-            Operator::I32Clz => un!(I32Clz),
-            Operator::I32Ctz => un!(I32Ctz),
-            Operator::I32Popcnt => un!(I32Popcnt),
-            Operator::I32Add => bin_k!(I32Add),
-            Operator::I32Sub => bin_k!(I32Sub),
-            Operator::I32Mul => bin_k!(I32Mul),
-            Operator::I32DivS => bin!(I32DivS),
-            Operator::I32DivU => bin!(I32DivU),
-            Operator::I32RemS => bin!(I32RemS),
-            Operator::I32RemU => bin!(I32RemU),
-            Operator::I32And => bin_k!(I32And),
-            Operator::I32Or => bin_k!(I32Or),
-            Operator::I32Xor => bin_k!(I32Xor),
-            Operator::I32Shl => bin_k!(I32Shl),
-            Operator::I32ShrS => bin_k!(I32ShrS),
-            Operator::I32ShrU => bin_k!(I32ShrU),
-            Operator::I32Rotl => bin_k!(I32Rotl),
-            Operator::I32Rotr => bin_k!(I32Rotr),
-            Operator::I64Clz => un!(I64Clz),
-            Operator::I64Ctz => un!(I64Ctz),
-            Operator::I64Popcnt => un!(I64Popcnt),
-            Operator::I64Add => bin_k!(I64Add),
-            Operator::I64Sub => bin_k!(I64Sub),
-            Operator::I64Mul => bin_k!(I64Mul),
-            Operator::I64DivS => bin!(I64DivS),
-            Operator::I64DivU => bin!(I64DivU),
-            Operator::I64RemS => bin!(I64RemS),
-            Operator::I64RemU => bin!(I64RemU),
-            Operator::I64And => bin_k!(I64And),
-            Operator::I64Or => bin_k!(I64Or),
-            Operator::I64Xor => bin_k!(I64Xor),
-            Operator::I64Shl => bin_k!(I64Shl),
-            Operator::I64ShrS => bin_k!(I64ShrS),
-            Operator::I64ShrU => bin_k!(I64ShrU),
-            Operator::I64Rotl => bin_k!(I64Rotl),
-            Operator::I64Rotr => bin_k!(I64Rotr),
-            Operator::F32Abs => un!(F32Abs),
-            Operator::F32Neg => un!(F32Neg),
-            Operator::F32Ceil => un!(F32Ceil),
-            Operator::F32Floor => un!(F32Floor),
-            Operator::F32Trunc => un!(F32Trunc),
-            Operator::F32Nearest => un!(F32Nearest),
-            Operator::F32Sqrt => un!(F32Sqrt),
-            Operator::F32Add => bin!(F32Add),
-            Operator::F32Sub => bin!(F32Sub),
-            Operator::F32Mul => bin!(F32Mul),
-            Operator::F32Div => bin!(F32Div),
-            Operator::F32Min => bin!(F32Min),
-            Operator::F32Max => bin!(F32Max),
-            Operator::F32Copysign => bin!(F32Copysign),
-            Operator::F64Abs => un!(F64Abs),
-            Operator::F64Neg => un!(F64Neg),
-            Operator::F64Ceil => un!(F64Ceil),
-            Operator::F64Floor => un!(F64Floor),
-            Operator::F64Trunc => un!(F64Trunc),
-            Operator::F64Nearest => un!(F64Nearest),
-            Operator::F64Sqrt => un!(F64Sqrt),
-            Operator::F64Add => bin!(F64Add),
-            Operator::F64Sub => bin!(F64Sub),
-            Operator::F64Mul => bin!(F64Mul),
-            Operator::F64Div => bin!(F64Div),
-            Operator::F64Min => bin!(F64Min),
-            Operator::F64Max => bin!(F64Max),
-            Operator::F64Copysign => bin!(F64Copysign),
-            Operator::I32WrapI64 => un!(I32WrapI64),
-            Operator::I32TruncF32S => un!(I32TruncF32S),
-            Operator::I32TruncF32U => un!(I32TruncF32U),
-            Operator::I32TruncF64S => un!(I32TruncF64S),
-            Operator::I32TruncF64U => un!(I32TruncF64U),
-            Operator::I64ExtendI32S => un!(I64ExtendI32S),
-            Operator::I64ExtendI32U => un!(I64ExtendI32U),
-            Operator::I64TruncF32S => un!(I64TruncF32S),
-            Operator::I64TruncF32U => un!(I64TruncF32U),
-            Operator::I64TruncF64S => un!(I64TruncF64S),
-            Operator::I64TruncF64U => un!(I64TruncF64U),
-            Operator::F32ConvertI32S => un!(F32ConvertI32S),
-            Operator::F32ConvertI32U => un!(F32ConvertI32U),
-            Operator::F32ConvertI64S => un!(F32ConvertI64S),
-            Operator::F32ConvertI64U => un!(F32ConvertI64U),
-            Operator::F32DemoteF64 => un!(F32DemoteF64),
-            Operator::F64ConvertI32S => un!(F64ConvertI32S),
-            Operator::F64ConvertI32U => un!(F64ConvertI32U),
-            Operator::F64ConvertI64S => un!(F64ConvertI64S),
-            Operator::F64ConvertI64U => un!(F64ConvertI64U),
-            Operator::F64PromoteF32 => un!(F64PromoteF32),
-            Operator::I32Extend8S => un!(I32Extend8S),
-            Operator::I32Extend16S => un!(I32Extend16S),
-            Operator::I64Extend8S => un!(I64Extend8S),
-            Operator::I64Extend16S => un!(I64Extend16S),
-            Operator::I64Extend32S => un!(I64Extend32S),
-            Operator::I32TruncSatF32S => un!(I32TruncSatF32S),
-            Operator::I32TruncSatF32U => un!(I32TruncSatF32U),
-            Operator::I32TruncSatF64S => un!(I32TruncSatF64S),
-            Operator::I32TruncSatF64U => un!(I32TruncSatF64U),
-            Operator::I64TruncSatF32S => un!(I64TruncSatF32S),
-            Operator::I64TruncSatF32U => un!(I64TruncSatF32U),
-            Operator::I64TruncSatF64S => un!(I64TruncSatF64S),
-            Operator::I64TruncSatF64U => un!(I64TruncSatF64U),
-            other => {
-                return Err(err(offset, &format!("operator {other:?} is not supported by kiln's interpreter")));
+        match ops::decode(&op) {
+            Some(Shape::Unary(f)) => self.unary(f),
+            Some(Shape::Binary(f, Some(kind))) => self.binary_k(f, kind),
+            Some(Shape::Binary(f, None)) => self.binary(f),
+            Some(Shape::Load(f, memarg)) => self.load(f, memarg, offset)?,
+            Some(Shape::Store(f, memarg)) => self.store(f, memarg, offset)?,
+            None => {
+                return Err(err(offset, &format!("operator {op:?} is not supported by kiln's interpreter")));
             }
         }
         Ok(())
