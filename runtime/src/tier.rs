@@ -301,11 +301,14 @@ impl RuntimeModule {
     #[cfg(unix)]
     pub fn publish(&self, def: DefinedFuncIndex, code: NativeCode, compile: Duration, wait: Duration) {
         let t = self.tier(def);
-        t.array_call.store(code.array_trampoline(0) as *mut u8, Ordering::Relaxed);
-        t.wasm_call.store(code.wasm_call(0) as *mut u8, Ordering::Release);
+        let (array_call, wasm_call) = (code.array_trampoline(0) as *mut u8, code.wasm_call(0) as *mut u8);
+        // The module owns the code before any thread can run it: a trap in
+        // it names its frames through `RuntimeModule::owns_code`.
+        self.keep_code(code);
+        t.array_call.store(array_call, Ordering::Relaxed);
+        t.wasm_call.store(wasm_call, Ordering::Release);
         t.compile_ns.fetch_add(compile.as_nanos() as u64, Ordering::Relaxed);
         t.queue_wait_ns.fetch_add(wait.as_nanos() as u64, Ordering::Relaxed);
-        self.keep_code(code);
         t.set_state(TierState::Ready);
     }
 
