@@ -19,7 +19,8 @@
 
 use crate::{Config, Engine, Error, Module, Result};
 use kiln_aot_format::aot::AotError;
-use kiln_aot_format::aot::file::{AotBounds, AotFile, CodeKind};
+use kiln_aot_format::aot::file::{AotBounds, AotFile};
+use kiln_aot_format::compiled::CodeKind;
 use kiln_runtime::RuntimeModule;
 use kiln_runtime::aot::{AotRequirements, TextSource, check_compat};
 use std::path::Path;
@@ -81,9 +82,10 @@ pub fn compile(config: &Config, wasm: &[u8], options: &AotOptions) -> Result<Vec
 mod compiler {
     use super::*;
     use crate::jit::{compile_jobs, compiler_options};
-    use kiln_aot_format::aot::file::{AotInput, AotReloc, AotRelocKind, AotRelocTarget, CodeInput, Compat, write_aot};
-    use kiln_aot_format::{DefinedFuncIndex, LibCall, ModuleInfo, PtrSize, WasmFuncType};
-    use kiln_compiler::{Compiler, OptLevel, Reloc, RelocTarget};
+    use kiln_aot_format::aot::file::{AotInput, Compat, write_aot};
+    use kiln_aot_format::compiled::{CompiledModule, DefinedEntry, RelocTarget};
+    use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, WasmFuncType};
+    use kiln_compiler::{Compiler, OptLevel};
     use sha2::Digest;
     use std::collections::HashMap;
 
@@ -151,7 +153,8 @@ mod compiler {
             let r = if job < ndef {
                 compiler.compile_function(&info, wasm, DefinedFuncIndex(job as u32))
             } else {
-                compiler.compile_array_to_wasm_trampoline(&info.types[array_types[job - ndef] as usize])
+                let ty = array_types[job - ndef];
+                compiler.compile_array_to_wasm_trampoline(&info.types[ty as usize], ty)
             };
             r.map_err(|e| aot_compile_error(e, &what(job)))
         })?;
@@ -168,55 +171,26 @@ mod compiler {
         }
         let w2a = compile_jobs(threads, w2a_types.len(), 0, |k| {
             compiler
-                .compile_wasm_to_array_trampoline(&info.types[w2a_types[k] as usize])
+                .compile_wasm_to_array_trampoline(&info.types[w2a_types[k] as usize], w2a_types[k])
                 .map_err(|e| aot_compile_error(e, "a trampoline"))
         })?;
         let w2a_base = compiled.len();
 
-        let mut code = Vec::with_capacity(compiled.len() + w2a.len());
-        for (i, f) in compiled.iter().chain(&w2a).enumerate() {
-            let (kind, index) = if i < ndef {
-                (CodeKind::Function, info.func_index(DefinedFuncIndex(i as u32)).0)
-            } else if i < w2a_base {
-                (CodeKind::ArrayToWasm, array_types[i - ndef])
-            } else {
-                (CodeKind::WasmToArray, w2a_types[i - w2a_base])
-            };
-            let relocs = f
-                .relocs
-                .iter()
-                .map(|r| {
-                    let kind = match r.kind {
-                        Reloc::Abs8 => AotRelocKind::Abs8,
-                        Reloc::X86PCRel4 => AotRelocKind::X86PCRel4,
-                        Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => AotRelocKind::X86CallPCRel4,
-                        Reloc::Arm64Call => AotRelocKind::Arm64Call,
-                        other => return Err(Error::unsupported(format!("aotc: relocation kind {other:?}"))),
-                    };
-                    let target = match &r.target {
-                        RelocTarget::LibCall(name) => AotRelocTarget::LibCall(
-                            LibCall::from_name(name)
-                                .ok_or_else(|| Error::unsupported(format!("aotc: library call {name}")))?,
-                        ),
-                        RelocTarget::Function(def) => AotRelocTarget::Code(def.0),
-                        RelocTarget::Trampoline(ty) => {
-                            AotRelocTarget::Code((w2a_base + w2a_slot[&shape[*ty as usize]]) as u32)
-                        }
-                    };
-                    Ok(AotReloc { offset: r.offset, kind, target, addend: r.addend })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            code.push(CodeInput {
-                kind,
-                index,
-                code: &f.code,
-                alignment: f.alignment,
-                traps: f.traps.iter().map(|t| (t.code_offset, t.code)).collect(),
-                relocs,
-            });
-        }
-        let defined = (0..ndef).map(|d| (d as u32, (ndef + array_slot[&shape[def_type(d) as usize]]) as u32)).collect();
+        // Code entries: the defined functions in order, their array→wasm
+        // trampolines, then the wasm→array trampolines (which the writer
+        // resolves `RelocTarget::Trampoline` to, through
+        // `type_trampolines`).
+        let mut code = compiled;
+        code.extend(w2a);
+        let defined = (0..ndef)
+            .map(|d| DefinedEntry {
+                func: DefinedFuncIndex(d as u32),
+                code: d as u32,
+                array_to_wasm: (ndef + array_slot[&shape[def_type(d) as usize]]) as u32,
+            })
+            .collect();
         let type_trampolines = shape.iter().map(|s| w2a_slot.get(s).map(|&k| (w2a_base + k) as u32)).collect();
+        let module = CompiledModule { code, defined, type_trampolines };
         let (arch, os) = compiler.arch_and_os();
         let compat = Compat {
             kiln_version: kiln_runtime::aot::KILN_VERSION.to_string(),
@@ -238,9 +212,7 @@ mod compiler {
             info: &info,
             wasm,
             embed_wasm: options.embed_wasm,
-            code,
-            defined,
-            type_trampolines,
+            module: &module,
             text_align: if arch == "aarch64" { 65536 } else { 4096 },
         };
         write_aot(&input).map_err(|e| Error::msg(format!("aotc: {e}")))

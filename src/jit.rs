@@ -15,12 +15,10 @@
 //! [`Module`]: crate::Module
 
 use crate::{Config, Error, Result};
-use kiln_aot_format::{DefinedFuncIndex, LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
-use kiln_compiler::{BoundsChecks, CompiledFunction, Compiler, CompilerOptions, OptLevel, Reloc, RelocTarget};
-use kiln_runtime::code_memory::RelocKind;
-use kiln_runtime::native::{
-    HostTrampolines, NativeCode, NativeFunction, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX,
-};
+use kiln_aot_format::compiled::{CompiledCode, CompiledModule, DefinedEntry};
+use kiln_aot_format::{DefinedFuncIndex, VMSharedTypeIndex, WasmFuncType};
+use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions, OptLevel};
+use kiln_runtime::native::{HostTrampolines, NativeCode};
 use kiln_runtime::tier::{JobKind, TierCompiler, TierJob};
 use kiln_runtime::{MemoryConfig, RuntimeModule};
 use std::collections::HashMap;
@@ -118,27 +116,17 @@ impl Jit {
         }))
     }
 
-    /// Addresses of the wasm→array trampolines that `compiled` refers to
-    /// ([`RelocTarget::Trampoline`], by module type index), and for each
-    /// function its trap table and relocations in the runtime's terms.
-    fn link(&self, module: &RuntimeModule, compiled: &[CompiledFunction]) -> Result<(Vec<NativeParts>, Vec<usize>)> {
-        let mut tramp_index: HashMap<u32, u32> = HashMap::new();
-        let mut tramps = Vec::new();
-        for f in compiled {
-            for r in &f.relocs {
-                if let RelocTarget::Trampoline(ty) = r.target
-                    && !tramp_index.contains_key(&ty)
-                {
-                    let fty =
-                        module.info.types.get(ty as usize).ok_or_else(|| Error::msg(format!("JIT: no type {ty}")))?;
-                    let p = self.wasm_to_array(module.type_ids[ty as usize], fty)?;
-                    tramp_index.insert(ty, tramps.len() as u32);
-                    tramps.push(p as usize);
-                }
-            }
-        }
-        let parts = compiled.iter().map(|f| native_parts(f, &tramp_index)).collect::<Result<Vec<_>>>()?;
-        Ok((parts, tramps))
+    /// Links `module`'s compiled code in memory: trampolines it refers to
+    /// but does not carry are the engine's shared wasm→array trampolines
+    /// ([`HostTrampolines::wasm_to_array`], by module type index).
+    fn load(&self, rt: &RuntimeModule, module: &CompiledModule<'_>) -> Result<NativeCode> {
+        let external = |ty: u32| -> kiln_runtime::Result<usize> {
+            let (Some(fty), Some(&id)) = (rt.info.types.get(ty as usize), rt.type_ids.get(ty as usize)) else {
+                return Err(Error::msg(format!("JIT: trampoline for type {ty}, which the module does not have")));
+            };
+            Ok(self.wasm_to_array(id, fty)? as usize)
+        };
+        NativeCode::load(module, &external)
     }
 
     /// Compiles every defined function of `module` and its array→wasm
@@ -151,27 +139,29 @@ impl Jit {
     pub(crate) fn compile_module(&self, module: &RuntimeModule) -> Result<NativeCode> {
         let info = &module.info;
         let ndef = info.num_defined_funcs() as usize;
-        // One array→wasm trampoline per distinct signature.
+        // One array→wasm trampoline per distinct signature (named by the
+        // first module type with it).
         let mut sig_slot: HashMap<VMSharedTypeIndex, usize> = HashMap::new();
-        let mut sigs: Vec<&WasmFuncType> = Vec::new();
+        let mut sigs: Vec<u32> = Vec::new();
         let mut def_sig = Vec::with_capacity(ndef);
         for d in 0..ndef {
             let fi = info.func_index(DefinedFuncIndex(d as u32));
             let ty_index = info.functions[fi.index()].index();
             let id = module.type_ids[ty_index];
             let slot = *sig_slot.entry(id).or_insert_with(|| {
-                sigs.push(&info.types[ty_index]);
+                sigs.push(ty_index as u32);
                 sigs.len() - 1
             });
             def_sig.push(slot);
         }
 
         let jobs = ndef + sigs.len();
-        let compile = |job: usize| -> Result<CompiledFunction> {
+        let compile = |job: usize| -> Result<CompiledCode<'static>> {
             let r = if job < ndef {
                 self.compiler.compile_function(info, &module.wasm, DefinedFuncIndex(job as u32))
             } else {
-                self.compiler.compile_array_to_wasm_trampoline(sigs[job - ndef])
+                let ty = sigs[job - ndef];
+                self.compiler.compile_array_to_wasm_trampoline(&info.types[ty as usize], ty)
             };
             r.map_err(|e| {
                 let what = if job < ndef {
@@ -183,14 +173,15 @@ impl Jit {
             })
         };
         let body_bytes: usize = info.function_bodies.iter().map(|b| b.range.len()).sum();
-        let compiled = compile_jobs(self.threads, jobs, body_bytes, compile)?;
-
-        let (parts, tramps) = self.link(module, &compiled)?;
-        let functions = native_functions(&compiled, &parts, |job| {
-            if job < ndef { info.func_index(DefinedFuncIndex(job as u32)).0 } else { TRAMPOLINE_INDEX }
-        });
-        let defined: Vec<(u32, u32)> = (0..ndef).map(|d| (d as u32, (ndef + def_sig[d]) as u32)).collect();
-        NativeCode::load(&functions, &defined, &tramps)
+        let code = compile_jobs(self.threads, jobs, body_bytes, compile)?;
+        let defined = (0..ndef)
+            .map(|d| DefinedEntry {
+                func: DefinedFuncIndex(d as u32),
+                code: d as u32,
+                array_to_wasm: (ndef + def_sig[d]) as u32,
+            })
+            .collect();
+        self.load(module, &CompiledModule { code, defined, type_trampolines: Vec::new() })
     }
 
     /// Compiles and publishes what `job` asks for (see
@@ -217,20 +208,26 @@ impl Jit {
         }
     }
 
-    /// One function and the array→wasm trampoline of its type, loaded.
+    /// One function and the array→wasm trampoline of its type, loaded
+    /// (`defined[0]` of the batch).
     fn compile_tiered_function(&self, module: &RuntimeModule, def: DefinedFuncIndex) -> Result<NativeCode> {
         let info = &module.info;
         let fi = info.func_index(def);
-        let ty = &info.types[info.functions[fi.index()].index()];
+        let ty = info.functions[fi.index()].0;
         let f = self
             .compiler
             .compile_function(info, &module.wasm, def)
             .map_err(|e| compile_error(e, &format!("function {}", fi.0)))?;
-        let t = self.compiler.compile_array_to_wasm_trampoline(ty).map_err(|e| compile_error(e, "a trampoline"))?;
-        let compiled = [f, t];
-        let (parts, tramps) = self.link(module, &compiled)?;
-        let functions = native_functions(&compiled, &parts, |i| if i == 0 { fi.0 } else { TRAMPOLINE_INDEX });
-        NativeCode::load(&functions, &[(0, 1)], &tramps)
+        let t = self
+            .compiler
+            .compile_array_to_wasm_trampoline(&info.types[ty as usize], ty)
+            .map_err(|e| compile_error(e, "a trampoline"))?;
+        let batch = CompiledModule {
+            code: vec![f, t],
+            defined: vec![DefinedEntry { func: def, code: 0, array_to_wasm: 1 }],
+            type_trampolines: Vec::new(),
+        };
+        self.load(module, &batch)
     }
 
     /// The OSR entry of function `def` for every loop its interpreter code
@@ -243,9 +240,7 @@ impl Jit {
             .compiler
             .compile_osr_entry(info, &module.wasm, def, &loops)
             .map_err(|e| compile_error(e, &format!("the OSR entry of function {}", fi.0)))?;
-        let compiled = [f];
-        let (parts, tramps) = self.link(module, &compiled)?;
-        NativeCode::load(&native_functions(&compiled, &parts, |_| fi.0), &[], &tramps)
+        self.load(module, &CompiledModule { code: vec![f], ..Default::default() })
     }
 
     /// Starts another worker thread if the queue has fewer than `threads`.
@@ -336,9 +331,9 @@ pub(crate) fn compile_jobs(
     threads: usize,
     jobs: usize,
     body_bytes: usize,
-    compile: impl Fn(usize) -> Result<CompiledFunction> + Sync,
-) -> Result<Vec<CompiledFunction>> {
-    let mut results: Vec<Option<Result<CompiledFunction>>> = (0..jobs).map(|_| None).collect();
+    compile: impl Fn(usize) -> Result<CompiledCode<'static>> + Sync,
+) -> Result<Vec<CompiledCode<'static>>> {
+    let mut results: Vec<Option<Result<CompiledCode<'static>>>> = (0..jobs).map(|_| None).collect();
     let workers = threads.min(jobs).min(1 + body_bytes / (16 * 1024));
     if workers <= 1 {
         for (job, slot) in results.iter_mut().enumerate() {
@@ -346,7 +341,7 @@ pub(crate) fn compile_jobs(
         }
     } else {
         let next = AtomicUsize::new(0);
-        let done: Mutex<Vec<(usize, Result<CompiledFunction>)>> = Mutex::new(Vec::with_capacity(jobs));
+        let done: Mutex<Vec<(usize, Result<CompiledCode<'static>>)>> = Mutex::new(Vec::with_capacity(jobs));
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
@@ -369,80 +364,22 @@ pub(crate) fn compile_jobs(
     results.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::msg("a compile job did not run")))).collect()
 }
 
-/// The runtime's view of `compiled[i]` with its `parts[i]`, named
-/// `func_index(i)` in the code registry.
-fn native_functions<'a>(
-    compiled: &'a [CompiledFunction],
-    parts: &'a [NativeParts],
-    func_index: impl Fn(usize) -> u32,
-) -> Vec<NativeFunction<'a>> {
-    compiled
-        .iter()
-        .zip(parts)
-        .enumerate()
-        .map(|(i, (f, (traps, relocs)))| NativeFunction {
-            code: &f.code,
-            alignment: f.alignment,
-            traps,
-            relocs,
-            func_index: func_index(i),
-        })
-        .collect()
-}
-
-/// A function's trap table and relocations in the runtime's terms.
-type NativeParts = (Vec<(u32, TrapCode)>, Vec<NativeReloc>);
-
-/// A compiled function's trap table and relocations in the runtime's
-/// terms; `tramps` maps module type indices to trampoline indices.
-fn native_parts(f: &CompiledFunction, tramps: &HashMap<u32, u32>) -> Result<NativeParts> {
-    let traps = f.traps.iter().map(|t| (t.code_offset, t.code)).collect();
-    let mut relocs = Vec::with_capacity(f.relocs.len());
-    for r in &f.relocs {
-        let kind = match r.kind {
-            Reloc::Abs8 => RelocKind::Abs8,
-            Reloc::X86PCRel4 => RelocKind::X86PCRel4,
-            Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => RelocKind::X86CallPCRel4,
-            Reloc::Arm64Call => RelocKind::Arm64Call,
-            other => return Err(Error::unsupported(format!("JIT: relocation kind {other:?}"))),
-        };
-        let target = match &r.target {
-            RelocTarget::LibCall(name) => NativeRelocTarget::LibCall(
-                LibCall::from_name(name).ok_or_else(|| Error::unsupported(format!("JIT: library call {name}")))?,
-            ),
-            // Defined functions come first in the module's batch, in order.
-            RelocTarget::Function(def) => NativeRelocTarget::Function(def.0),
-            RelocTarget::Trampoline(ty) => NativeRelocTarget::Trampoline(
-                *tramps.get(ty).ok_or_else(|| Error::msg(format!("JIT: trampoline for type {ty} not linked")))?,
-            ),
-        };
-        relocs.push(NativeReloc { offset: r.offset, kind, target, addend: r.addend });
-    }
-    Ok((traps, relocs))
-}
-
 impl HostTrampolines for Jit {
     fn wasm_to_array(&self, id: VMSharedTypeIndex, ty: &WasmFuncType) -> kiln_runtime::Result<*const u8> {
         let mut cache = self.host.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(&p) = cache.by_type.get(&id) {
             return Ok(p as *const u8);
         }
+        // Shared by every module of the engine: the module type index it
+        // records is meaningless and never resolved.
         let f = self
             .compiler
-            .compile_wasm_to_array_trampoline(ty)
+            .compile_wasm_to_array_trampoline(ty, u32::MAX)
             .map_err(|e| Error::unsupported(format!("JIT: host-call trampoline for {ty:?}: {e}")))?;
-        let (traps, relocs) = native_parts(&f, &HashMap::new())?;
-        let code = NativeCode::load(
-            &[NativeFunction {
-                code: &f.code,
-                alignment: f.alignment,
-                traps: &traps,
-                relocs: &relocs,
-                func_index: TRAMPOLINE_INDEX,
-            }],
-            &[],
-            &[],
-        )?;
+        let no_trampolines = |ty: u32| -> kiln_runtime::Result<usize> {
+            Err(Error::msg(format!("JIT: a trampoline refers to the trampoline of type {ty}")))
+        };
+        let code = NativeCode::load(&CompiledModule { code: vec![f], ..Default::default() }, &no_trampolines)?;
         let p = code.func_ptr(0);
         cache.by_type.insert(id, p as usize);
         cache.code.push(code);

@@ -21,8 +21,7 @@ use kiln::aot::{AotOptions, compile};
 use kiln::{Config, Engine, ErrorKind, Linker, Module, Store, TrapCode};
 use kiln_aot_format::aot::AotError;
 use kiln_aot_format::aot::file::{
-    AotFile, AotRelocTarget, CHECKSUM_OFFSET, Compat, FLAG_HAS_WASM, HEADER_SIZE, MAGIC, SECTION_ENTRY_SIZE, checksum,
-    section,
+    AotFile, CHECKSUM_OFFSET, Compat, FLAG_HAS_WASM, HEADER_SIZE, MAGIC, SECTION_ENTRY_SIZE, checksum, section,
 };
 use std::cell::Cell;
 use std::ops::Range;
@@ -1504,7 +1503,11 @@ fn baseline_file_has_relocations_and_runs() {
     let file = AotFile::parse(small_baseline_aot()).unwrap();
     // On x86-64 without SSE4.1, rounding is a library call.
     if cfg!(target_arch = "x86_64") {
-        assert!(file.relocs.iter().any(|r| matches!(r.target, AotRelocTarget::LibCall(_))), "{:?}", file.relocs);
+        assert!(
+            file.relocs.iter().any(|r| matches!(r.target, kiln_aot_format::compiled::RelocTarget::LibCall(_))),
+            "{:?}",
+            file.relocs
+        );
     }
     let module = Module::from_aot_bytes(&engine, small_baseline_aot()).unwrap();
     run_small(&engine, &module);

@@ -17,10 +17,14 @@
 //!   touch (`VMFuncRef`, `VMMemoryDefinition`, ...) and [`VMOffsets`], the
 //!   layout of a VMContext, both generated from one declaration.
 //!
+//! * [`compiled`]: the compiled-module model (code, relocations, trap
+//!   sites) that the compiler produces, the runtime links and the `.aot`
+//!   file serialises.
 //! * [`aot`]: the `.aot` file (see `FORMAT.md`): writer and checked reader.
 
 pub mod aot;
 pub mod builtins;
+pub mod compiled;
 pub mod index;
 pub mod libcall;
 pub mod module;

@@ -45,14 +45,15 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
-use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, TrapCode};
+use kiln_aot_format::compiled::{CodeKind, CompiledCode, RelocKind, RelocTarget, Relocation, TrapSite};
+use kiln_aot_format::{DefinedFuncIndex, LibCall, ModuleInfo, TrapCode};
 use std::str::FromStr;
 
 mod env;
 mod trampolines;
 mod translate;
 
-pub use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::binemit::Reloc;
 
 /// Cranelift optimisation level (`opt_level` setting).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -153,56 +154,6 @@ pub enum CompileError {
     /// an implementation limit).
     #[error("code generation failed: {0}")]
     Codegen(String),
-}
-
-/// A place in a function's code that can trap.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TrapSite {
-    /// Byte offset of the trapping instruction from the start of the code.
-    pub code_offset: u32,
-    /// The trap raised when the instruction at `code_offset` faults.
-    pub code: TrapCode,
-}
-
-/// What a relocation refers to.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum RelocTarget {
-    /// A Cranelift libcall (e.g. `FloorF32` without SSE4.1), by the name
-    /// Cranelift prints for it (`"FloorF32"`, `"CeilF64"`, …).
-    LibCall(String),
-    /// The code of another defined function of the same module (direct
-    /// calls, see [`CompilerOptions::direct_calls`]).
-    Function(DefinedFuncIndex),
-    /// The wasm→array trampoline ([`Compiler::compile_wasm_to_array_trampoline`])
-    /// of the module's type with this index: funcref calls use it while
-    /// the callee's `wasm_call` is null (an interpreted callee).
-    Trampoline(u32),
-}
-
-/// A relocation the loader must apply to [`CompiledFunction::code`].
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Relocation {
-    /// Byte offset in the code.
-    pub offset: u32,
-    /// Cranelift's relocation kind (e.g. `Abs8`, `X86CallPCRel4`).
-    pub kind: Reloc,
-    /// What the relocation refers to.
-    pub target: RelocTarget,
-    /// Added to the target's address.
-    pub addend: i64,
-}
-
-/// A compiled function: machine code with the wasm-call ABI.
-#[derive(Clone, Debug)]
-pub struct CompiledFunction {
-    /// The machine code; its entry is offset 0.
-    pub code: Vec<u8>,
-    /// Required alignment of `code` in bytes.
-    pub alignment: u32,
-    /// Every instruction that can trap, sorted by offset.
-    pub traps: Vec<TrapSite>,
-    /// Usually empty: everything is reached through the VMContext.
-    pub relocs: Vec<Relocation>,
 }
 
 /// A configured Cranelift target. `Send + Sync`: share one across threads.
@@ -387,11 +338,11 @@ impl Compiler {
         wasm: &[u8],
         def: DefinedFuncIndex,
         loops: &[u32],
-    ) -> Result<CompiledFunction, CompileError> {
+    ) -> Result<CompiledCode<'static>, CompileError> {
         let func = with_scratch(|scratch| {
             translate::translate_function(&*self.isa, &self.options, module, wasm, def, Some(loops), &mut scratch.fctx)
         })?;
-        self.compile_ir(func)
+        self.compile_ir(func, CodeKind::OsrEntry, module.func_index(def).0)
     }
 
     /// Compiles defined function `def` of `module` (whose binary is
@@ -408,9 +359,9 @@ impl Compiler {
         module: &ModuleInfo,
         wasm: &[u8],
         def: DefinedFuncIndex,
-    ) -> Result<CompiledFunction, CompileError> {
+    ) -> Result<CompiledCode<'static>, CompileError> {
         let func = self.translate_function(module, wasm, def)?;
-        self.compile_ir(func)
+        self.compile_ir(func, CodeKind::Function, module.func_index(def).0)
     }
 
     /// Cranelift's optimised IR and the lowered machine instructions
@@ -456,8 +407,14 @@ impl Compiler {
         Ok(format!("{}\n{vcode}", ctx.func.display()))
     }
 
-    /// Compiles a function already translated to Cranelift IR.
-    fn compile_ir(&self, func: ir::Function) -> Result<CompiledFunction, CompileError> {
+    /// Compiles a function already translated to Cranelift IR, as code of
+    /// `kind` for `index` (see [`CompiledCode::index`]).
+    fn compile_ir(
+        &self,
+        func: ir::Function,
+        kind: CodeKind,
+        index: u32,
+    ) -> Result<CompiledCode<'static>, CompileError> {
         // Direct-call targets: user external names in namespace
         // `DIRECT_CALL_NAMESPACE` whose index is the callee's defined index.
         let user_names: Vec<(ir::UserExternalNameRef, ir::UserExternalName)> =
@@ -469,16 +426,20 @@ impl Compiler {
             let compiled = ctx
                 .compile(&*self.isa, &mut Default::default())
                 .map_err(|e| CompileError::Codegen(format!("{:?}", e.inner)))?;
-            Self::finish_compiled(&*self.isa, compiled, &user_names)
+            Self::finish_compiled(&*self.isa, compiled, &user_names, kind, index)
         })
     }
 
-    /// Extracts kiln's [`CompiledFunction`] from Cranelift's result.
+    /// Extracts kiln's [`CompiledCode`] from Cranelift's result: trap
+    /// sites by kiln trap code, relocations in the model's kinds and
+    /// targets (Cranelift libcalls by [`LibCall`]).
     fn finish_compiled(
         isa: &dyn cranelift_codegen::isa::TargetIsa,
         compiled: &cranelift_codegen::CompiledCode,
         user_names: &[(ir::UserExternalNameRef, ir::UserExternalName)],
-    ) -> Result<CompiledFunction, CompileError> {
+        kind: CodeKind,
+        index: u32,
+    ) -> Result<CompiledCode<'static>, CompileError> {
         let buffer = &compiled.buffer;
         let mut traps = Vec::with_capacity(buffer.traps().len());
         for t in buffer.traps() {
@@ -491,7 +452,11 @@ impl Compiler {
         for r in buffer.relocs() {
             let target = match &r.target {
                 FinalizedRelocTarget::ExternalName(ir::ExternalName::LibCall(lc)) => {
-                    RelocTarget::LibCall(format!("{lc:?}"))
+                    let name = format!("{lc:?}");
+                    RelocTarget::LibCall(
+                        LibCall::from_name(&name)
+                            .ok_or_else(|| CompileError::Unsupported(format!("Cranelift library call {name}")))?,
+                    )
                 }
                 FinalizedRelocTarget::ExternalName(ir::ExternalName::User(r)) => {
                     match user_names.iter().find(|(k, _)| k == r) {
@@ -504,10 +469,19 @@ impl Compiler {
                 }
                 other => return Err(CompileError::Codegen(format!("unexpected relocation target {other:?}"))),
             };
-            relocs.push(Relocation { offset: r.offset, kind: r.kind, target, addend: r.addend });
+            let reloc_kind = match r.kind {
+                Reloc::Abs8 => RelocKind::Abs8,
+                Reloc::X86PCRel4 => RelocKind::X86PCRel4,
+                Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 => RelocKind::X86CallPCRel4,
+                Reloc::Arm64Call => RelocKind::Arm64Call,
+                other => return Err(CompileError::Unsupported(format!("relocation kind {other:?}"))),
+            };
+            relocs.push(Relocation { offset: r.offset, kind: reloc_kind, target, addend: r.addend });
         }
-        Ok(CompiledFunction {
-            code: buffer.data().to_vec(),
+        Ok(CompiledCode {
+            kind,
+            index,
+            code: std::borrow::Cow::Owned(buffer.data().to_vec()),
             alignment: compiled.buffer.alignment.max(isa.function_alignment().minimum),
             traps,
             relocs,

@@ -31,12 +31,13 @@
 //! byte order.
 
 use crate::env;
-use crate::{CompileError, CompiledFunction, Compiler, trap_code_to_cranelift};
+use crate::{CompileError, Compiler, trap_code_to_cranelift};
 use cranelift_codegen::ir::{
     self, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, UserFuncName, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_aot_format::builtins::BuiltinIndex;
+use kiln_aot_format::compiled::{CodeKind, CompiledCode};
 use kiln_aot_format::vm::{VMContextHeaderLayout, VMFuncRefLayout};
 use kiln_aot_format::{PtrSize, TrapCode, WasmFuncType, WasmValType};
 
@@ -127,10 +128,17 @@ impl Compiler {
     /// signal handlers and never return here. The runtime sets
     /// `VMStoreContext::stack_limit` before entering.
     ///
+    /// `type_index` is the module type the trampoline is for
+    /// ([`CompiledCode::index`]); the code depends only on `ty`.
+    ///
     /// # Errors
     /// [`CompileError::Unsupported`] for a type with `v128`;
     /// [`CompileError::Codegen`] if Cranelift fails.
-    pub fn compile_array_to_wasm_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+    pub fn compile_array_to_wasm_trampoline(
+        &self,
+        ty: &WasmFuncType,
+        type_index: u32,
+    ) -> Result<CompiledCode<'static>, CompileError> {
         let isa = self.isa();
         let ptr = isa.pointer_type();
         let fref = VMFuncRefLayout::for_target(PtrSize(isa.pointer_bytes()));
@@ -171,7 +179,7 @@ impl Compiler {
         let ok = b.ins().iconst(types::I8, 1);
         b.ins().return_(&[ok]);
         b.finalize(isa.frontend_config());
-        self.compile_ir(func)
+        self.compile_ir(func, CodeKind::ArrayToWasm, type_index)
     }
 
     /// Compiles the wasm→array trampoline for functions of type `ty`: a
@@ -187,10 +195,15 @@ impl Compiler {
     /// `raise` builtin of `caller_vmctx` with its frame pointer (which unwinds to the host entry
     /// with the store's pending error) followed by a trap with
     /// [`TrapCode::InternalError`] that is reached only if `raise` returns.
+    /// `type_index` as for [`Compiler::compile_array_to_wasm_trampoline`].
     ///
     /// # Errors
     /// As [`Compiler::compile_array_to_wasm_trampoline`].
-    pub fn compile_wasm_to_array_trampoline(&self, ty: &WasmFuncType) -> Result<CompiledFunction, CompileError> {
+    pub fn compile_wasm_to_array_trampoline(
+        &self,
+        ty: &WasmFuncType,
+        type_index: u32,
+    ) -> Result<CompiledCode<'static>, CompileError> {
         let isa = self.isa();
         let ptr = isa.pointer_type();
         let ptr_size = PtrSize(isa.pointer_bytes());
@@ -255,7 +268,7 @@ impl Compiler {
         b.ins().call_indirect(raise_sig, raise, &[caller_vmctx, fp]);
         b.ins().trap(trap_code_to_cranelift(TrapCode::InternalError));
         b.finalize(isa.frontend_config());
-        self.compile_ir(func)
+        self.compile_ir(func, CodeKind::WasmToArray, type_index)
     }
 }
 

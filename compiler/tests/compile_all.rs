@@ -266,8 +266,9 @@ fn parallel_compilation_is_deterministic() {
         .collect();
     let infos: Vec<ModuleInfo> =
         modules.iter().map(|(_, b)| ModuleInfo::parse(b, WasmFeatureSet::wasm2()).unwrap()).collect();
-    let compile =
-        |&(m, f): &(usize, u32)| compiler.compile_function(&infos[m], &modules[m].1, DefinedFuncIndex(f)).unwrap().code;
+    let compile = |&(m, f): &(usize, u32)| {
+        compiler.compile_function(&infos[m], &modules[m].1, DefinedFuncIndex(f)).unwrap().code.into_owned()
+    };
     let serial: Vec<Vec<u8>> = jobs.iter().map(compile).collect();
     let bytes: usize = jobs.iter().map(|&(m, f)| infos[m].function_bodies[f as usize].range.len()).sum();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);

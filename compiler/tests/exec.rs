@@ -128,11 +128,11 @@ fn check_runs(bounds: BoundsChecks) {
             // Only the fallback for callees without native code (unused
             // here: every funcref has its `wasm_call`).
             assert!(
-                f.relocs.iter().all(|r| matches!(r.target, kiln_compiler::RelocTarget::Trampoline(_))),
+                f.relocs.iter().all(|r| matches!(r.target, kiln_aot_format::compiled::RelocTarget::Trampoline(_))),
                 "{:?}",
                 f.relocs
             );
-            f.code
+            f.code.into_owned()
         })
         .collect();
     funcs.push(shim(&compiler, &[types::I32, types::I32], types::I32));

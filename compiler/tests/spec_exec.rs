@@ -134,7 +134,9 @@ fn instantiate(compiler: &Compiler, wasm: &[u8]) -> Option<Instance> {
     }
     let n = info.num_defined_funcs() as usize;
     let mut blobs: Vec<Vec<u8>> = (0..n)
-        .map(|i| compiler.compile_function(&info, wasm, DefinedFuncIndex(i as u32)).expect("compiles").code)
+        .map(|i| {
+            compiler.compile_function(&info, wasm, DefinedFuncIndex(i as u32)).expect("compiles").code.into_owned()
+        })
         .collect();
     let mut shim_at = Vec::new();
     for ty in &info.types {

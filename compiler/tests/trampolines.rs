@@ -26,9 +26,9 @@ fn signatures() -> Vec<WasmFuncType> {
 
 fn check_compiles(compiler: &Compiler) {
     for ty in signatures() {
-        let a = compiler.compile_array_to_wasm_trampoline(&ty).unwrap_or_else(|e| panic!("array→wasm {ty}: {e}"));
+        let a = compiler.compile_array_to_wasm_trampoline(&ty, 0).unwrap_or_else(|e| panic!("array→wasm {ty}: {e}"));
         assert!(!a.code.is_empty() && a.relocs.is_empty(), "{ty}");
-        let w = compiler.compile_wasm_to_array_trampoline(&ty).unwrap_or_else(|e| panic!("wasm→array {ty}: {e}"));
+        let w = compiler.compile_wasm_to_array_trampoline(&ty, 0).unwrap_or_else(|e| panic!("wasm→array {ty}: {e}"));
         assert!(!w.code.is_empty() && w.relocs.is_empty(), "{ty}");
         // The only trap site: the guard after `raise`.
         assert_eq!(w.traps.len(), 1, "{ty}");
@@ -48,8 +48,8 @@ fn trampolines_compile_with_verifier() {
 fn v128_is_unsupported() {
     let c = Compiler::native(CompilerOptions::default()).unwrap();
     let ty = WasmFuncType::new([V128], []);
-    assert!(c.compile_array_to_wasm_trampoline(&ty).is_err());
-    assert!(c.compile_wasm_to_array_trampoline(&ty).is_err());
+    assert!(c.compile_array_to_wasm_trampoline(&ty, 0).is_err());
+    assert!(c.compile_wasm_to_array_trampoline(&ty, 0).is_err());
 }
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -185,15 +185,15 @@ mod exec {
         let n = info.num_defined_funcs() as usize;
         let mut funcs = Vec::new();
         for i in 0..n {
-            funcs.push(compiler.compile_function(&info, &wasm, DefinedFuncIndex(i as u32)).unwrap().code);
+            funcs.push(compiler.compile_function(&info, &wasm, DefinedFuncIndex(i as u32)).unwrap().code.into_owned());
         }
         for i in 0..n {
             let ty = info.func_type((i as u32 + NI).into());
-            funcs.push(compiler.compile_array_to_wasm_trampoline(ty).unwrap().code);
+            funcs.push(compiler.compile_array_to_wasm_trampoline(ty, 0).unwrap().code.into_owned());
         }
         for h in 0..NI {
             let host_ty = info.func_type(h.into()).clone();
-            funcs.push(compiler.compile_wasm_to_array_trampoline(&host_ty).unwrap().code);
+            funcs.push(compiler.compile_wasm_to_array_trampoline(&host_ty, 0).unwrap().code.into_owned());
         }
         let code = common::map_code(&funcs);
         let addr = |i: usize| code.map.as_ptr().wrapping_add(code.offsets[i]);

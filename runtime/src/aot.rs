@@ -10,12 +10,13 @@
 //! are registered with the signal handler's code registry — the same path
 //! as JIT code ([`NativeCode::link`]).
 
-use crate::code_memory::{CodeMemory, RelocKind};
+use crate::code_memory::CodeMemory;
 use crate::error::{Error, Result};
-use crate::native::{NativeCode, NativeReloc, NativeRelocTarget, TRAMPOLINE_INDEX};
+use crate::native::NativeCode;
 use kiln_aot_format::PtrSize;
 use kiln_aot_format::aot::AotError;
-use kiln_aot_format::aot::file::{AotBounds, AotFile, AotRelocKind, AotRelocTarget, CodeKind, Compat};
+use kiln_aot_format::aot::file::{AotBounds, AotFile, Compat};
+use kiln_aot_format::compiled::CompiledModule;
 use kiln_aot_format::vm::layout_fingerprint;
 
 /// What the loading engine's configuration requires of the code.
@@ -167,21 +168,13 @@ pub enum TextSource {
 /// the distance to a library call (in this runtime) or the addend's effect
 /// is known only once the code is mapped, and must be an `.aot` error
 /// rather than a failure of `NativeCode::link`.
-fn check_displacements(file: &AotFile<'_>, mem: &CodeMemory) -> Result<()> {
-    for i in 0..file.code.len() {
-        for r in file.entry_relocs(i) {
-            let target = match r.target {
-                AotRelocTarget::LibCall(lc) => crate::native::libcall_address(lc),
-                AotRelocTarget::Code(j) => mem.func_ptr(j as usize) as usize,
-            };
+fn check_displacements(module: &CompiledModule<'_>, mem: &CodeMemory) -> Result<()> {
+    for (i, c) in module.code.iter().enumerate() {
+        for r in &c.relocs {
+            let target = NativeCode::resolve(mem, module, r, &no_external)?;
             let site = mem.func_ptr(i) as i64 + i64::from(r.offset);
             let delta = (target as i64).wrapping_add(r.addend).wrapping_sub(site);
-            let fits = match r.kind {
-                AotRelocKind::Abs8 => true,
-                AotRelocKind::X86PCRel4 | AotRelocKind::X86CallPCRel4 => i32::try_from(delta).is_ok(),
-                AotRelocKind::Arm64Call => delta % 4 == 0 && (-(1i64 << 27)..(1i64 << 27)).contains(&delta),
-            };
-            if !fits {
+            if !r.kind.fits(delta) {
                 return Err(Error::aot(AotError::Malformed(format!(
                     "code entry {i}: relocation at {} ({:?} to {:?}, addend {}): displacement {delta:#x} out of range",
                     r.offset, r.kind, r.target, r.addend
@@ -192,9 +185,15 @@ fn check_displacements(file: &AotFile<'_>, mem: &CodeMemory) -> Result<()> {
     Ok(())
 }
 
+/// An `.aot` file carries every trampoline its code refers to.
+fn no_external(ty: u32) -> Result<usize> {
+    Err(Error::aot(AotError::Malformed(format!("relocation to the trampoline of type {ty}, which the file lacks"))))
+}
+
 /// Maps and links the code of a checked `file` (see the module
-/// documentation): one native entry and one array→wasm trampoline per
-/// defined function, in the order of `file.defined`.
+/// documentation): its compiled-module model
+/// ([`AotFile::compiled_module`]) linked with [`NativeCode::link`], the
+/// text used in place when `source` is the file's own mapping.
 ///
 /// # Errors
 /// A mapping failure or a relocation that does not fit.
@@ -212,31 +211,7 @@ pub fn load_code(file: &AotFile<'_>, source: TextSource) -> Result<NativeCode> {
         _ => CodeMemory::from_text(file.text, ranges),
     }
     .map_err(|e| Error::msg(format!("loading .aot code: {e}")))?;
-    check_displacements(file, &mem)?;
-    let mut relocs: Vec<Vec<NativeReloc>> = Vec::with_capacity(file.code.len());
-    for i in 0..file.code.len() {
-        let rs = file.entry_relocs(i);
-        relocs.push(
-            rs.iter()
-                .map(|r| NativeReloc {
-                    offset: r.offset,
-                    kind: match r.kind {
-                        AotRelocKind::Abs8 => RelocKind::Abs8,
-                        AotRelocKind::X86PCRel4 => RelocKind::X86PCRel4,
-                        AotRelocKind::X86CallPCRel4 => RelocKind::X86CallPCRel4,
-                        AotRelocKind::Arm64Call => RelocKind::Arm64Call,
-                    },
-                    target: match r.target {
-                        AotRelocTarget::LibCall(lc) => NativeRelocTarget::LibCall(lc),
-                        AotRelocTarget::Code(j) => NativeRelocTarget::Function(j),
-                    },
-                    addend: r.addend,
-                })
-                .collect(),
-        );
-    }
-    let traps = (0..file.code.len()).map(|i| file.entry_traps(i).to_vec()).collect();
-    let indices =
-        file.code.iter().map(|e| if e.kind == CodeKind::Function { e.index } else { TRAMPOLINE_INDEX }).collect();
-    NativeCode::link(mem, |i| &relocs[i], traps, indices, &file.defined, &[])
+    let module = file.compiled_module();
+    check_displacements(&module, &mem)?;
+    NativeCode::link(mem, &module, &no_external)
 }

@@ -56,26 +56,12 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use kiln_aot_format::TrapCode;
+use kiln_aot_format::compiled::RelocKind;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 unsafe extern "C" {
     /// From `traphandlers/helpers.c`: `__builtin___clear_cache`.
     fn kiln_flush_icache(start: *mut core::ffi::c_void, end: *mut core::ffi::c_void);
-}
-
-/// Kinds of relocation [`CodeMemory::apply`] can patch (the subset of
-/// Cranelift's `Reloc` that kiln's code uses; the lead maps `Reloc` to this).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum RelocKind {
-    /// Absolute 64-bit address (`Abs8`): `target + addend`.
-    Abs8,
-    /// x86 PC-relative 32-bit (`X86PCRel4`): `target + addend - site`.
-    X86PCRel4,
-    /// x86 PC-relative 32-bit call (`X86CallPCRel4`): `target + addend - site`.
-    X86CallPCRel4,
-    /// AArch64 `bl`/`b` (`Arm64Call`): the low 26 bits of the instruction
-    /// word get `(target + addend - site) / 4` (±128 MiB).
-    Arm64Call,
 }
 
 /// A page-aligned mapping holding the machine code of some functions.
@@ -214,10 +200,7 @@ impl CodeMemory {
             return Err("relocation applied after the code was published".into());
         }
         let range = self.funcs.get(func).ok_or_else(|| format!("no function {func} in this code memory"))?.clone();
-        let size = match kind {
-            RelocKind::Abs8 => 8,
-            RelocKind::X86PCRel4 | RelocKind::X86CallPCRel4 | RelocKind::Arm64Call => 4,
-        };
+        let size = kind.size() as usize;
         let at = range.start.checked_add(offset as usize).filter(|at| at + size <= range.end);
         let at = at.ok_or_else(|| format!("relocation at {offset} outside function {func}"))?;
         if !self.writable {

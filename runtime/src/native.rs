@@ -1,11 +1,13 @@
 //! Native code of a module and the host→native entry.
 //!
-//! The runtime does not depend on Cranelift: a compiler (the JIT in the
-//! `kiln` crate, later a mapped `.aot` file) hands over plain machine code
-//! with trap tables and relocations ([`NativeFunction`]), and
-//! [`NativeCode::load`] lays it out in [`CodeMemory`] (W^X), resolves the
-//! library-call relocations, publishes it and registers it in the code
-//! registry that the signal handler and backtraces consult.
+//! The runtime does not depend on Cranelift: the JIT (in the `kiln` crate)
+//! and the `.aot` loader both hand over a
+//! [`CompiledModule`](kiln_aot_format::compiled::CompiledModule) — machine
+//! code with trap sites and relocations, kiln's one compiled-module model
+//! — and [`NativeCode::load`] (or [`NativeCode::link`] for code already
+//! mapped) lays it out in [`CodeMemory`] (W^X), resolves its relocations,
+//! publishes it and registers it in the code registry that the signal
+//! handler and backtraces consult.
 //!
 //! # Entering native code
 //! Every funcref of a function with native code has
@@ -35,12 +37,13 @@
 //! contract): host functions catch their own panics and report errors by
 //! returning `false`, and re-entries into wasm nest their own `catch_traps`.
 
-use crate::code_memory::{self, CodeMemory, CodeRegistration, RelocKind};
+use crate::code_memory::{self, CodeMemory, CodeRegistration};
 use crate::error::{Error, FrameInfo, Result, Trap};
 use crate::instance::Instance;
 use crate::stack::approx_sp;
 use crate::store::StoreOpaque;
 use crate::traphandlers::{TrapInfo, catch_traps};
+use kiln_aot_format::compiled::{CompiledModule, RelocTarget, Relocation};
 use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
 use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
 use std::sync::Arc;
@@ -49,50 +52,6 @@ use std::sync::atomic::Ordering;
 /// `func_index` of code that is not a wasm function (trampolines) in the
 /// code registry.
 pub const TRAMPOLINE_INDEX: u32 = u32::MAX;
-
-/// What a [`NativeReloc`] refers to.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum NativeRelocTarget {
-    /// A library call implemented by the runtime ([`libcall_address`]).
-    LibCall(LibCall),
-    /// Another function of the same batch: an index into the `functions`
-    /// given to [`NativeCode::load`] (direct calls between a module's
-    /// functions).
-    Function(u32),
-    /// A wasm→array trampoline (the fallback of funcref calls to functions
-    /// without native code): an index into the `trampolines` addresses
-    /// given to [`NativeCode::load`].
-    Trampoline(u32),
-}
-
-/// A relocation in a [`NativeFunction`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct NativeReloc {
-    /// Byte offset in the function's code.
-    pub offset: u32,
-    /// How to patch.
-    pub kind: RelocKind,
-    /// What is referred to.
-    pub target: NativeRelocTarget,
-    /// Added to the target address.
-    pub addend: i64,
-}
-
-/// One function's machine code as a compiler produced it.
-#[derive(Clone, Copy, Debug)]
-pub struct NativeFunction<'a> {
-    /// Machine code, entry at offset 0.
-    pub code: &'a [u8],
-    /// Required alignment in bytes (a power of two).
-    pub alignment: u32,
-    /// Trap sites: (offset from the function start, trap code).
-    pub traps: &'a [(u32, TrapCode)],
-    /// Relocations to resolve before the code is published.
-    pub relocs: &'a [NativeReloc],
-    /// The wasm function index (module function space), or
-    /// [`TRAMPOLINE_INDEX`].
-    pub func_index: u32,
-}
 
 /// Published, registered native code of one module (or of a batch of
 /// trampolines): see the module documentation.
@@ -113,65 +72,79 @@ impl std::fmt::Debug for NativeCode {
 }
 
 impl NativeCode {
-    /// Maps `functions` (W^X: written, relocated, then made read+execute),
-    /// and registers their trap tables. `defined[d] = (f, t)` names, for
-    /// defined function `d` of the module, its code `functions[f]` and the
-    /// array→wasm trampoline `functions[t]` of its signature (empty for a
-    /// batch of trampolines only). `trampolines` are the addresses that
-    /// [`NativeRelocTarget::Trampoline`] relocations refer to by index.
+    /// Links `module` in memory: lays its code out in a fresh mapping,
+    /// resolves every relocation, publishes it (W^X: written, relocated,
+    /// then made read+execute) and registers its trap sites.
+    /// Library calls resolve to the runtime's ([`libcall_address`]),
+    /// internal targets through the batch
+    /// ([`CompiledModule::internal_target`]), and a
+    /// [`RelocTarget::Trampoline`] the batch does not carry through
+    /// `external(type_index)` (the engine's shared wasm→array trampolines).
     ///
     /// # Errors
-    /// A mapping failure, or indices/relocations that do not fit the code.
-    pub fn load(functions: &[NativeFunction<'_>], defined: &[(u32, u32)], trampolines: &[usize]) -> Result<NativeCode> {
-        let layout: Vec<(&[u8], u32)> = functions.iter().map(|f| (f.code, f.alignment)).collect();
+    /// A mapping failure, a relocation target that does not resolve, or a
+    /// displacement its instruction cannot encode.
+    pub fn load(module: &CompiledModule<'_>, external: &dyn Fn(u32) -> Result<usize>) -> Result<NativeCode> {
+        let layout: Vec<(&[u8], u32)> = module.code.iter().map(|c| (&*c.code, c.alignment)).collect();
         let mem = CodeMemory::new(&layout).map_err(|e| Error::msg(format!("mapping native code: {e}")))?;
-        let traps = functions.iter().map(|f| f.traps.to_vec()).collect();
-        let indices = functions.iter().map(|f| f.func_index).collect();
-        Self::link(mem, |i| functions[i].relocs, traps, indices, defined, trampolines)
+        Self::link(mem, module, external)
     }
 
-    /// Finishes code already in `mem` (laid out, writable; e.g. mapped
-    /// from an `.aot` file, [`CodeMemory::in_file_map`]): applies
-    /// `relocs(i)` to each function `i`, publishes it read+execute and
-    /// registers `traps[i]` and `func_indices[i]`; `defined` and
-    /// `trampolines` as for [`NativeCode::load`].
+    /// The address relocation `r` of `module` refers to, once `mem` holds
+    /// the module's code (function `i` of `mem` = `module.code[i]`).
+    ///
+    /// # Errors
+    /// A target that does not resolve (see [`NativeCode::load`]).
+    pub fn resolve(
+        mem: &CodeMemory,
+        module: &CompiledModule<'_>,
+        r: &Relocation,
+        external: &dyn Fn(u32) -> Result<usize>,
+    ) -> Result<usize> {
+        match (module.internal_target(r.target), r.target) {
+            (Some(Ok(j)), _) => Ok(mem.func_ptr(j as usize) as usize),
+            (Some(Err(e)), _) => Err(Error::msg(format!("native code: {e}"))),
+            (None, RelocTarget::LibCall(lc)) => Ok(libcall_address(lc)),
+            (None, RelocTarget::Trampoline(ty)) => external(ty),
+            (None, other) => Err(Error::msg(format!("native code: relocation to {other:?} does not resolve"))),
+        }
+    }
+
+    /// Finishes `module`'s code already laid out in `mem` (writable;
+    /// function `i` of `mem` is `module.code[i]`, e.g. mapped from an
+    /// `.aot` file with [`CodeMemory::in_file_map`]): applies the
+    /// relocations, publishes it read+execute and registers it; targets
+    /// resolve as for [`NativeCode::load`].
     ///
     /// # Errors
     /// As [`NativeCode::load`].
-    pub fn link<'r>(
+    pub fn link(
         mut mem: CodeMemory,
-        relocs: impl Fn(usize) -> &'r [NativeReloc],
-        traps: Vec<Vec<(u32, TrapCode)>>,
-        func_indices: Vec<u32>,
-        defined: &[(u32, u32)],
-        trampolines: &[usize],
+        module: &CompiledModule<'_>,
+        external: &dyn Fn(u32) -> Result<usize>,
     ) -> Result<NativeCode> {
         let n = mem.len();
-        for i in 0..n {
-            for r in relocs(i) {
-                let target = match r.target {
-                    NativeRelocTarget::LibCall(lc) => libcall_address(lc),
-                    NativeRelocTarget::Function(j) if (j as usize) < n => mem.func_ptr(j as usize) as usize,
-                    NativeRelocTarget::Function(j) => {
-                        return Err(Error::msg(format!("native code: relocation to function {j} of {n}")));
-                    }
-                    NativeRelocTarget::Trampoline(j) => *trampolines.get(j as usize).ok_or_else(|| {
-                        Error::msg(format!("native code: relocation to trampoline {j} of {}", trampolines.len()))
-                    })?,
-                };
+        if n != module.code.len() {
+            return Err(Error::msg(format!("native code: {n} laid out of {} compiled", module.code.len())));
+        }
+        for (i, c) in module.code.iter().enumerate() {
+            for r in &c.relocs {
+                let target = Self::resolve(&mem, module, r, external)?;
                 mem.apply(i, r.offset, r.kind, target, r.addend)
                     .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
             }
         }
-        if defined.iter().any(|&(f, t)| f as usize >= n || t as usize >= n) {
+        if module.defined.iter().any(|d| d.code as usize >= n || d.array_to_wasm as usize >= n) {
             return Err(Error::msg("native code: entry index out of range"));
         }
         mem.publish().map_err(|e| Error::msg(format!("publishing native code: {e}")))?;
         let code = Arc::new(mem);
-        let registration = code_memory::register(code.clone(), traps, func_indices)
+        let traps = module.code.iter().map(|c| c.traps.iter().map(|t| (t.code_offset, t.code)).collect()).collect();
+        let indices = (0..n).map(|i| module.func_index(i).unwrap_or(TRAMPOLINE_INDEX)).collect();
+        let registration = code_memory::register(code.clone(), traps, indices)
             .map_err(|e| Error::msg(format!("registering native code: {e}")))?;
-        let wasm_call = defined.iter().map(|&(f, _)| code.func_ptr(f as usize) as usize).collect();
-        let array_call = defined.iter().map(|&(_, t)| code.func_ptr(t as usize) as usize).collect();
+        let wasm_call = module.defined.iter().map(|d| code.func_ptr(d.code as usize) as usize).collect();
+        let array_call = module.defined.iter().map(|d| code.func_ptr(d.array_to_wasm as usize) as usize).collect();
         Ok(NativeCode { code, registration, wasm_call, array_call })
     }
 
@@ -181,7 +154,7 @@ impl NativeCode {
         self.registration.id()
     }
 
-    /// Entry address of `functions[i]` as given to [`NativeCode::load`].
+    /// Entry address of `module.code[i]` as given to [`NativeCode::load`].
     pub fn func_ptr(&self, i: usize) -> *const u8 {
         self.code.func_ptr(i)
     }
@@ -207,7 +180,7 @@ impl NativeCode {
 
 /// Provides wasm→array trampolines per signature: what compiled code calls
 /// for a funcref whose `wasm_call` is null (host functions, functions still
-/// interpreted), linked by relocation ([`NativeRelocTarget::Trampoline`]);
+/// interpreted), linked by relocation ([`RelocTarget::Trampoline`]);
 /// implemented by the engine that compiles code.
 pub trait HostTrampolines: Send + Sync {
     /// The wasm→array trampoline for functions of type `ty` (canonical id

@@ -7,7 +7,11 @@
 use super::AotError;
 use super::bytes::{Reader, Writer};
 use super::metadata::{decode_module_info, encode_module_info};
-use crate::{LibCall, ModuleInfo, TrapCode};
+use crate::compiled::{
+    CodeKind, CompiledCode, CompiledModule, DefinedEntry, RelocKind, RelocTarget, Relocation, TrapSite,
+};
+use crate::{DefinedFuncIndex, LibCall, ModuleInfo, TrapCode};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The first 8 bytes of every `.aot` file.
@@ -56,101 +60,6 @@ pub mod section {
             _ => "unknown",
         }
     }
-}
-
-/// What a code entry is.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum CodeKind {
-    /// A defined wasm function (wasm-call ABI); `index` is its function
-    /// index in the module's function space.
-    Function = 0,
-    /// An array→wasm trampoline (array-call ABI) for the module type
-    /// `index`.
-    ArrayToWasm = 1,
-    /// A wasm→array trampoline (wasm-call ABI) for the module type `index`:
-    /// what compiled calls use for callees without native code.
-    WasmToArray = 2,
-}
-
-impl CodeKind {
-    fn from_u8(b: u8) -> Option<CodeKind> {
-        Some(match b {
-            0 => CodeKind::Function,
-            1 => CodeKind::ArrayToWasm,
-            2 => CodeKind::WasmToArray,
-            _ => return None,
-        })
-    }
-}
-
-/// How a relocation is patched (FORMAT.md, "Relocations").
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum AotRelocKind {
-    /// 64-bit absolute address, `target + addend`.
-    Abs8 = 1,
-    /// x86-64 32-bit PC-relative, `target + addend - site`.
-    X86PCRel4 = 2,
-    /// x86-64 32-bit PC-relative call, `target + addend - site`.
-    X86CallPCRel4 = 3,
-    /// AArch64 `bl`: imm26 = `(target + addend - site) / 4`.
-    Arm64Call = 4,
-}
-
-impl AotRelocKind {
-    /// Bytes patched at the site.
-    pub fn size(self) -> u32 {
-        match self {
-            AotRelocKind::Abs8 => 8,
-            _ => 4,
-        }
-    }
-    fn from_u8(b: u8) -> Option<AotRelocKind> {
-        Some(match b {
-            1 => AotRelocKind::Abs8,
-            2 => AotRelocKind::X86PCRel4,
-            3 => AotRelocKind::X86CallPCRel4,
-            4 => AotRelocKind::Arm64Call,
-            _ => return None,
-        })
-    }
-    fn is_pc_relative(self) -> bool {
-        self != AotRelocKind::Abs8
-    }
-}
-
-/// What a relocation refers to.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum AotRelocTarget {
-    /// A runtime library call (symbolic: resolved by the loader).
-    LibCall(LibCall),
-    /// The start of code entry `n` of the same file. PC-relative ones are
-    /// resolved by [`write_aot`] and never stored; absolute ones are stored
-    /// and resolved by the loader against the text's load address.
-    Code(u32),
-}
-
-/// A relocation of one code entry.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AotReloc {
-    /// Byte offset from the start of the entry's code.
-    pub offset: u32,
-    pub kind: AotRelocKind,
-    pub target: AotRelocTarget,
-    pub addend: i64,
-}
-
-/// One compiled function or trampoline, as given to [`write_aot`].
-#[derive(Clone, Debug)]
-pub struct CodeInput<'a> {
-    pub kind: CodeKind,
-    /// Function index ([`CodeKind::Function`]) or module type index.
-    pub index: u32,
-    pub code: &'a [u8],
-    /// Required alignment (a power of two, at most 4096).
-    pub alignment: u32,
-    /// (offset from the entry's start, trap code), any order.
-    pub traps: Vec<(u32, TrapCode)>,
-    pub relocs: Vec<AotReloc>,
 }
 
 /// Cranelift optimisation level of the code (`aotc --opt-level`), recorded
@@ -307,46 +216,49 @@ pub struct AotInput<'a> {
     pub wasm: &'a [u8],
     /// Whether to embed `wasm` (fallback recompilation; interpreter).
     pub embed_wasm: bool,
-    /// Code entries, any order.
-    pub code: Vec<CodeInput<'a>>,
-    /// For each defined function: (its code entry, the array→wasm
-    /// trampoline entry of its type).
-    pub defined: Vec<(u32, u32)>,
-    /// For each module type: its wasm→array trampoline entry, if any.
-    pub type_trampolines: Vec<Option<u32>>,
+    /// The module's compiled code: every defined function in order in
+    /// `defined`, and every trampoline its code refers to.
+    pub module: &'a CompiledModule<'a>,
     /// File alignment of the text section: the largest page size of the
     /// target (4 KiB on x86-64, 64 KiB on AArch64).
     pub text_align: u32,
 }
 
-/// No trampoline for this type ([`AotInput::type_trampolines`]).
+/// No trampoline for this type (the file's per-type trampoline table).
 pub const NO_ENTRY: u32 = u32::MAX;
 
 fn align_to(x: usize, a: usize) -> usize {
     x.next_multiple_of(a)
 }
 
-/// Writes an `.aot` file: lays out the text, resolves PC-relative
-/// relocations between code entries, encodes every section and the
-/// checksum.
+/// Writes an `.aot` file, the serialisation of `input.module`: lays out
+/// the text, resolves PC-relative relocations between code entries, stores
+/// the others as library-call or code-entry targets, encodes every section
+/// and the checksum.
 ///
 /// # Errors
 /// [`AotError::Malformed`] if the input is inconsistent (an entry index or
-/// relocation out of range, a PC-relative target out of reach).
+/// relocation out of range, a PC-relative target out of reach, a
+/// trampoline the module does not carry, an OSR entry, defined functions
+/// out of order).
 pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
     let bad = |m: String| AotError::Malformed(m);
-    let n = input.code.len();
+    let module = input.module;
+    let n = module.code.len();
     // Text layout.
     let mut text: Vec<u8> = Vec::new();
     let mut starts = Vec::with_capacity(n);
-    for (i, c) in input.code.iter().enumerate() {
+    for (i, c) in module.code.iter().enumerate() {
         let align = c.alignment.max(1) as usize;
         if !align.is_power_of_two() || align > 4096 {
             return Err(bad(format!("code entry {i}: alignment {align}")));
         }
+        if c.kind == CodeKind::OsrEntry {
+            return Err(bad(format!("code entry {i}: an OSR entry (only tier-up makes them)")));
+        }
         let start = align_to(text.len(), align);
         text.resize(start, 0);
-        text.extend_from_slice(c.code);
+        text.extend_from_slice(&c.code);
         starts.push(start);
     }
     if text.len() > u32::MAX as usize {
@@ -358,16 +270,20 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
     let mut funcs = Writer::new();
     funcs.len32(n);
     let (mut ntraps, mut nrelocs) = (0u32, 0u32);
-    for (i, c) in input.code.iter().enumerate() {
+    for (i, c) in module.code.iter().enumerate() {
         let mut t = c.traps.clone();
-        t.sort_by_key(|&(o, _)| o);
+        t.sort_by_key(|t| t.code_offset);
         let trap_start = ntraps;
-        for &(off, code) in &t {
-            if off as usize >= c.code.len() {
-                return Err(bad(format!("code entry {i}: trap at {off} outside its {} bytes", c.code.len())));
+        for t in &t {
+            if t.code_offset as usize >= c.code.len() {
+                return Err(bad(format!(
+                    "code entry {i}: trap at {} outside its {} bytes",
+                    t.code_offset,
+                    c.code.len()
+                )));
             }
-            traps.u32(off);
-            traps.u8(code.to_u8());
+            traps.u32(t.code_offset);
+            traps.u8(t.code.to_u8());
             traps.raw(&[0; 3]);
             ntraps += 1;
         }
@@ -376,30 +292,31 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
             if r.offset as u64 + r.kind.size() as u64 > c.code.len() as u64 {
                 return Err(bad(format!("code entry {i}: relocation at {} outside the code", r.offset)));
             }
-            match r.target {
-                AotRelocTarget::Code(j) if r.kind.is_pc_relative() => {
-                    let target =
-                        *starts.get(j as usize).ok_or_else(|| bad(format!("relocation to code entry {j}")))? as i64;
+            let (tk, tv) = match (module.internal_target(r.target), r.target) {
+                (Some(Ok(j)), _) if r.kind.is_pc_relative() => {
+                    let target = starts[j as usize] as i64;
                     let site = (starts[i] + r.offset as usize) as i64;
                     patch_pc_relative(&mut text, site as usize, r.kind, target.wrapping_add(r.addend) - site)
                         .map_err(|e| bad(format!("code entry {i}: {e}")))?;
+                    continue;
                 }
-                target => {
-                    let (tk, tv) = match target {
-                        AotRelocTarget::LibCall(lc) => (0u8, lc.to_u8() as u32),
-                        AotRelocTarget::Code(j) if (j as usize) < n => (1u8, j),
-                        AotRelocTarget::Code(j) => return Err(bad(format!("relocation to code entry {j}"))),
-                    };
-                    relocs.u32(r.offset);
-                    relocs.u8(r.kind as u8);
-                    relocs.u8(tk);
-                    relocs.u16(0);
-                    relocs.u32(tv);
-                    relocs.u32(0);
-                    relocs.i64(r.addend);
-                    nrelocs += 1;
+                (Some(Ok(j)), _) => (1u8, j),
+                (Some(Err(e)), _) => return Err(bad(format!("code entry {i}: {e}"))),
+                (None, RelocTarget::LibCall(lc)) => (0u8, lc.to_u8() as u32),
+                (None, other) => {
+                    return Err(bad(format!(
+                        "code entry {i}: relocation to {other:?}, which the module does not carry"
+                    )));
                 }
-            }
+            };
+            relocs.u32(r.offset);
+            relocs.u8(r.kind as u8);
+            relocs.u8(tk);
+            relocs.u16(0);
+            relocs.u32(tv);
+            relocs.u32(0);
+            relocs.i64(r.addend);
+            nrelocs += 1;
         }
         funcs.u8(c.kind as u8);
         funcs.raw(&[0; 3]);
@@ -411,13 +328,21 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
         funcs.u32(reloc_start);
         funcs.u32(nrelocs - reloc_start);
     }
-    funcs.len32(input.defined.len());
-    for &(f, t) in &input.defined {
-        funcs.u32(f);
-        funcs.u32(t);
+    funcs.len32(module.defined.len());
+    for (d, e) in module.defined.iter().enumerate() {
+        if e.func.index() != d {
+            return Err(bad(format!("defined entry {d} is for defined function {}", e.func.0)));
+        }
+        funcs.u32(e.code);
+        funcs.u32(e.array_to_wasm);
     }
-    funcs.len32(input.type_trampolines.len());
-    for t in &input.type_trampolines {
+    let ntypes = input.info.types.len();
+    if module.type_trampolines.len() > ntypes {
+        return Err(bad(format!("{} trampoline slots for {ntypes} types", module.type_trampolines.len())));
+    }
+    let type_trampolines = (0..ntypes).map(|t| module.type_trampolines.get(t).copied().flatten());
+    funcs.len32(ntypes);
+    for t in type_trampolines {
         funcs.u32(t.unwrap_or(NO_ENTRY));
     }
 
@@ -496,14 +421,14 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
 }
 
 /// Patches a PC-relative relocation with the displacement `delta`.
-fn patch_pc_relative(text: &mut [u8], site: usize, kind: AotRelocKind, delta: i64) -> Result<(), String> {
+fn patch_pc_relative(text: &mut [u8], site: usize, kind: RelocKind, delta: i64) -> Result<(), String> {
     let word = text.get_mut(site..site + 4).ok_or("relocation outside the text")?;
     match kind {
-        AotRelocKind::X86PCRel4 | AotRelocKind::X86CallPCRel4 => {
+        RelocKind::X86PCRel4 | RelocKind::X86CallPCRel4 => {
             let d = i32::try_from(delta).map_err(|_| format!("PC-relative displacement {delta} out of ±2 GiB"))?;
             word.copy_from_slice(&d.to_le_bytes());
         }
-        AotRelocKind::Arm64Call => {
+        RelocKind::Arm64Call => {
             if delta % 4 != 0 || !(-(1i64 << 27)..(1i64 << 27)).contains(&delta) {
                 return Err(format!("branch displacement {delta} out of ±128 MiB"));
             }
@@ -511,7 +436,7 @@ fn patch_pc_relative(text: &mut [u8], site: usize, kind: AotRelocKind, delta: i6
             let insn = (insn & !0x03ff_ffff) | (((delta >> 2) as u32) & 0x03ff_ffff);
             word.copy_from_slice(&insn.to_le_bytes());
         }
-        AotRelocKind::Abs8 => return Err("absolute relocation is not PC-relative".into()),
+        RelocKind::Abs8 => return Err("absolute relocation is not PC-relative".into()),
     }
     Ok(())
 }
@@ -589,10 +514,10 @@ pub struct AotFile<'a> {
     pub defined: Vec<(u32, u32)>,
     /// For each module type: its wasm→array trampoline entry, if any.
     pub type_trampolines: Vec<Option<u32>>,
-    /// Trap tables: (offset in the entry, code); each entry's run is sorted.
-    pub traps: Vec<(u32, TrapCode)>,
+    /// Trap tables of all entries; each entry's run is sorted.
+    pub traps: Vec<TrapSite>,
     /// Relocations the loader applies.
-    pub relocs: Vec<AotReloc>,
+    pub relocs: Vec<Relocation>,
     /// Bytes of the metadata section (decoded by [`AotFile::module_info`]).
     pub metadata: &'a [u8],
     /// The whole file.
@@ -699,7 +624,7 @@ impl<'a> AotFile<'a> {
             let off = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
             let code = TrapCode::from_u8(rec[4])
                 .ok_or_else(|| AotError::Malformed(format!("traps section entry {k}: trap code {}", rec[4])))?;
-            traps.push((off, code));
+            traps.push(TrapSite { code_offset: off, code });
         }
         // Relocations.
         let mut r = Reader::new(need(section::RELOCS)?, "relocs section");
@@ -710,23 +635,23 @@ impl<'a> AotFile<'a> {
         while !r.is_at_end() {
             let offset = r.u32()?;
             let kind = r.u8()?;
-            let kind = AotRelocKind::from_u8(kind).ok_or_else(|| r.error(format!("relocation kind {kind}")))?;
+            let kind = RelocKind::from_u8(kind).ok_or_else(|| r.error(format!("relocation kind {kind}")))?;
             let tk = r.u8()?;
             r.u16()?;
             let tv = r.u32()?;
             r.u32()?;
             let addend = r.i64()?;
             let target = match tk {
-                0 => AotRelocTarget::LibCall(
+                0 => RelocTarget::LibCall(
                     u8::try_from(tv)
                         .ok()
                         .and_then(LibCall::from_u8)
                         .ok_or_else(|| r.error(format!("library call {tv}")))?,
                 ),
-                1 => AotRelocTarget::Code(tv),
+                1 => RelocTarget::Code(tv),
                 _ => return Err(r.error(format!("relocation target kind {tk}"))),
             };
-            relocs.push(AotReloc { offset, kind, target, addend });
+            relocs.push(Relocation { offset, kind, target, addend });
         }
         // Code entries.
         let mut r = Reader::new(need(section::FUNCS)?, "funcs section");
@@ -734,7 +659,9 @@ impl<'a> AotFile<'a> {
         let mut code = Vec::with_capacity(n);
         for i in 0..n {
             let kind = r.u8()?;
-            let kind = CodeKind::from_u8(kind).ok_or_else(|| r.error(format!("code entry {i}: kind {kind}")))?;
+            let kind = CodeKind::from_u8(kind)
+                .filter(|k| *k != CodeKind::OsrEntry)
+                .ok_or_else(|| r.error(format!("code entry {i}: kind {kind}")))?;
             r.take(3)?;
             let index = r.u32()?;
             let e = CodeEntry {
@@ -762,17 +689,17 @@ impl<'a> AotFile<'a> {
             }
             // Sorted and in range: then the last offset bounds them all.
             let t = &traps[e.trap_range()];
-            if !t.is_sorted_by_key(|&(off, _)| off) {
+            if !t.is_sorted_by_key(|t| t.code_offset) {
                 return Err(fail("trap table not sorted".into()));
             }
-            if let Some(&(off, _)) = t.last().filter(|&&(off, _)| off >= e.text.1) {
+            if let Some(off) = t.last().map(|t| t.code_offset).filter(|&off| off >= e.text.1) {
                 return Err(fail(format!("trap site {off} outside its {} bytes", e.text.1)));
             }
             for rel in &relocs[e.reloc_range()] {
                 if rel.offset as u64 + rel.kind.size() as u64 > e.text.1 as u64 {
                     return Err(fail(format!("relocation at {} outside its {} bytes", rel.offset, e.text.1)));
                 }
-                if let AotRelocTarget::Code(j) = rel.target
+                if let RelocTarget::Code(j) = rel.target
                     && j as usize >= n
                 {
                     return Err(fail(format!("relocation to code entry {j} of {n}")));
@@ -879,12 +806,41 @@ impl<'a> AotFile<'a> {
     }
 
     /// The trap table of code entry `i` (sorted by offset).
-    pub fn entry_traps(&self, i: usize) -> &[(u32, TrapCode)] {
+    pub fn entry_traps(&self, i: usize) -> &[TrapSite] {
         self.code.get(i).and_then(|e| self.traps.get(e.trap_range())).unwrap_or(&[])
     }
 
     /// The relocations of code entry `i`.
-    pub fn entry_relocs(&self, i: usize) -> &[AotReloc] {
+    pub fn entry_relocs(&self, i: usize) -> &[Relocation] {
         self.code.get(i).and_then(|e| self.relocs.get(e.reloc_range())).unwrap_or(&[])
+    }
+
+    /// The compiled-module model of the file's code, borrowing the code
+    /// from the text: what the runtime's linker takes
+    /// (`kiln_runtime::aot::load_code`). Relocation targets are library
+    /// calls and code entries ([`RelocTarget::Code`]); the PC-relative
+    /// ones between entries were resolved by [`write_aot`].
+    pub fn compiled_module(&self) -> CompiledModule<'a> {
+        let code = self
+            .code
+            .iter()
+            .enumerate()
+            .map(|(i, e)| CompiledCode {
+                kind: e.kind,
+                index: e.index,
+                code: Cow::Borrowed(&self.text[e.text_range()]),
+                // Already laid out in the text.
+                alignment: 1,
+                traps: self.entry_traps(i).to_vec(),
+                relocs: self.entry_relocs(i).to_vec(),
+            })
+            .collect();
+        let defined = self
+            .defined
+            .iter()
+            .enumerate()
+            .map(|(d, &(code, array_to_wasm))| DefinedEntry { func: DefinedFuncIndex(d as u32), code, array_to_wasm })
+            .collect();
+        CompiledModule { code, defined, type_trampolines: self.type_trampolines.clone() }
     }
 }
