@@ -1,6 +1,6 @@
 //! Prints the interpreter code of every function of a module (`.wasm` or
 //! `.wat`): `cargo run --example dump_interp -- FILE`.
-use kiln_aot_format::{DefinedFuncIndex, WasmFeatureSet};
+use kiln_environ::{DefinedFuncIndex, WasmFeatureSet};
 use kiln_runtime::{RuntimeModule, TypeRegistry};
 use std::sync::Arc;
 

@@ -10,8 +10,8 @@
 //! `--osr` prints the OSR entries (for every loop) instead, as tier-up
 //! compiles them (funcref calls, no direct calls).
 
-use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
 use kiln_compiler::{Compiler, CompilerOptions};
+use kiln_environ::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).peekable();

@@ -7,7 +7,7 @@
 //! native code: host functions, interpreted functions of other modules)
 //! with the same compiler code as the JIT (`kiln-compiler`, direct calls
 //! between the module's functions), and writes the file with
-//! `kiln_aot_format::aot::file::write_aot` (format: `aot-format/FORMAT.md`).
+//! `kiln_aot_format::file::write_aot` (format: `aot-format/FORMAT.md`).
 //!
 //! Loading checks the file (`AotFile::parse`: magic, version, checksum,
 //! bounds), its compatibility with this process and engine
@@ -18,14 +18,14 @@
 //! ([`Config::aot_fallback`](crate::Config::aot_fallback)).
 
 use crate::{Config, Engine, Error, Module, Result};
-use kiln_aot_format::aot::AotError;
-use kiln_aot_format::aot::file::{AotBounds, AotFile};
+use kiln_aot_format::AotError;
 use kiln_aot_format::compiled::CodeKind;
+use kiln_aot_format::file::{AotBounds, AotFile};
 use kiln_runtime::RuntimeModule;
 use kiln_runtime::aot::{AotRequirements, TextSource, check_compat};
 use std::path::Path;
 
-pub use kiln_aot_format::aot::file::AotOptLevel;
+pub use kiln_aot_format::file::AotOptLevel;
 
 /// Options of [`compile`] beyond the engine configuration.
 #[derive(Clone, Debug, Default)]
@@ -82,10 +82,10 @@ pub fn compile(config: &Config, wasm: &[u8], options: &AotOptions) -> Result<Vec
 mod compiler {
     use super::*;
     use crate::jit::{compile_jobs, compiler_options};
-    use kiln_aot_format::aot::file::{AotInput, Compat, write_aot};
     use kiln_aot_format::compiled::{CompiledModule, DefinedEntry, RelocTarget};
-    use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, WasmFuncType};
+    use kiln_aot_format::file::{AotInput, Compat, write_aot};
     use kiln_compiler::{Compiler, OptLevel};
+    use kiln_environ::{DefinedFuncIndex, ModuleInfo, PtrSize, WasmFuncType};
     use sha2::Digest;
     use std::collections::HashMap;
 
@@ -203,7 +203,7 @@ mod compiler {
             bounds: bounds_of(config),
             epoch_interruption: config.epoch_interruption,
             wasm_features: config.features.0.bits(),
-            layout_fingerprint: kiln_aot_format::vm::layout_fingerprint(PtrSize(compiler.pointer_bytes())),
+            layout_fingerprint: kiln_environ::vm::layout_fingerprint(PtrSize(compiler.pointer_bytes())),
             wasm_sha256: sha2::Sha256::digest(wasm).into(),
             compiler: "cranelift 0.135".to_string(),
         };
@@ -300,7 +300,7 @@ impl Module {
 
 /// Whether `bytes` start like an `.aot` file.
 pub fn is_aot(bytes: &[u8]) -> bool {
-    bytes.starts_with(&kiln_aot_format::aot::file::MAGIC)
+    bytes.starts_with(&kiln_aot_format::file::MAGIC)
 }
 
 /// Whether the file at `path` starts like an `.aot` file (reads its first
@@ -350,7 +350,7 @@ pub fn inspect(bytes: &[u8]) -> Result<String> {
         let _ = writeln!(
             s,
             "  {:<9} offset {:#010x}  {:>10} bytes",
-            kiln_aot_format::aot::file::section::name(sec.id),
+            kiln_aot_format::file::section::name(sec.id),
             sec.offset,
             sec.len
         );

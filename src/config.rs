@@ -1,7 +1,7 @@
 //! Engine configuration: execution strategy and resource limits.
 
 use crate::{Error, Result};
-use kiln_aot_format::WasmFeatureSet;
+use kiln_environ::WasmFeatureSet;
 use kiln_runtime::{MemoryConfig, StoreConfig, TypeRegistry};
 use std::fmt;
 use std::str::FromStr;

@@ -4,7 +4,7 @@
 use crate::store::{AsContext, AsContextMut};
 use crate::types::{ExternType, GlobalType, MemoryType, Mutability, TableType};
 use crate::{Error, Func, Ref, Result, Val, ValType};
-use kiln_aot_format::vm::ValRaw;
+use kiln_environ::vm::ValRaw;
 use kiln_runtime::{LinearMemory, StoreOpaque, Table as RtTable};
 
 /// An importable/exportable entity.

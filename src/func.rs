@@ -3,7 +3,7 @@
 
 use crate::store::{AsContext, AsContextMut, Caller, StoreInner};
 use crate::{Error, ExternRef, FuncType, Result, Val, ValType};
-use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
+use kiln_environ::vm::{VMContext, VMFuncRef, ValRaw};
 use kiln_runtime::host::HostFunc;
 use kiln_runtime::{Instance as RtInstance, StoreOpaque};
 use std::marker::PhantomData;

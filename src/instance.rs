@@ -4,7 +4,7 @@
 use crate::store::{AsContextMut, StoreInner};
 use crate::types::ExternType;
 use crate::{Error, Extern, Func, Global, Memory, Module, Result, Table, TypedFunc, WasmParams, WasmResults};
-use kiln_aot_format::EntityIndex;
+use kiln_environ::EntityIndex;
 use kiln_runtime::{Imports, Instance as RtInstance, StoreOpaque};
 
 /// An instance in a store. A small `Copy` handle.
@@ -158,7 +158,7 @@ impl Instance {
     /// (builtins, trampolines). Valid while the store and the instance
     /// live; not a stable API.
     #[doc(hidden)]
-    pub fn vmctx_for_testing(&self, mut store: impl AsContextMut) -> *mut kiln_aot_format::vm::VMContext {
+    pub fn vmctx_for_testing(&self, mut store: impl AsContextMut) -> *mut kiln_environ::vm::VMContext {
         let s = &mut store.as_context_mut().0.opaque;
         self.check(s);
         s.instances[self.idx].vmctx()

@@ -47,7 +47,7 @@ pub use config::{Config, DEFAULT_TIER_UP_THRESHOLD, Engine, Strategy};
 pub use externals::{Extern, Global, Memory, Table};
 pub use func::{Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use instance::Instance;
-pub use kiln_aot_format::{TrapCode, WasmFeatureSet};
+pub use kiln_environ::{TrapCode, WasmFeatureSet};
 pub use kiln_runtime::tier::{FuncTierStats, TierState, TierStats};
 pub use kiln_runtime::{Error, ErrorKind, FrameInfo, Result, Trap};
 pub use linker::Linker;

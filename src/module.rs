@@ -3,7 +3,7 @@
 
 use crate::types::{ExternType, GlobalType, MemoryType, TableType};
 use crate::{Engine, Error, Result};
-use kiln_aot_format::EntityIndex;
+use kiln_environ::EntityIndex;
 use kiln_runtime::RuntimeModule;
 use std::path::Path;
 use std::sync::Arc;
@@ -172,9 +172,8 @@ impl Module {
 /// # Errors
 /// [`crate::ErrorKind::Compile`] with the text offset of the first error.
 pub fn wat_to_binary(text: &[u8]) -> Result<Vec<u8>> {
-    let compile_err = |offset: usize, message: String| {
-        Error::compile(kiln_aot_format::ModuleError { offset: offset as u64, message })
-    };
+    let compile_err =
+        |offset: usize, message: String| Error::compile(kiln_environ::ModuleError { offset: offset as u64, message });
     let text = std::str::from_utf8(text).map_err(|e| {
         compile_err(e.valid_up_to(), "input is neither a wasm binary (no `\\0asm` magic) nor UTF-8 text".into())
     })?;

@@ -1,8 +1,8 @@
 //! Public type descriptors (spec §2.3 "Types").
 
-use kiln_aot_format::Limits;
-pub use kiln_aot_format::WasmFuncType as FuncType;
-pub use kiln_aot_format::WasmValType as ValType;
+use kiln_environ::Limits;
+pub use kiln_environ::WasmFuncType as FuncType;
+pub use kiln_environ::WasmValType as ValType;
 
 /// Whether a global may be set.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -29,12 +29,12 @@ impl From<RefType> for ValType {
 
 /// A global's type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct GlobalType(pub(crate) kiln_aot_format::GlobalType);
+pub struct GlobalType(pub(crate) kiln_environ::GlobalType);
 
 impl GlobalType {
     /// A global of `content` type.
     pub fn new(content: ValType, mutability: Mutability) -> GlobalType {
-        GlobalType(kiln_aot_format::GlobalType { ty: content, mutable: mutability == Mutability::Var })
+        GlobalType(kiln_environ::GlobalType { ty: content, mutable: mutability == Mutability::Var })
     }
     /// The value type.
     pub fn content(&self) -> ValType {
@@ -48,12 +48,12 @@ impl GlobalType {
 
 /// A linear memory's type; sizes in 64 KiB pages.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct MemoryType(pub(crate) kiln_aot_format::MemoryType);
+pub struct MemoryType(pub(crate) kiln_environ::MemoryType);
 
 impl MemoryType {
     /// A 32-bit memory of at least `min` pages, at most `max`.
     pub fn new(min: u32, max: Option<u32>) -> MemoryType {
-        MemoryType(kiln_aot_format::MemoryType {
+        MemoryType(kiln_environ::MemoryType {
             limits: Limits { min: min as u64, max: max.map(|m| m as u64) },
             memory64: false,
             shared: false,
@@ -71,12 +71,12 @@ impl MemoryType {
 
 /// A table's type; sizes in elements.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct TableType(pub(crate) kiln_aot_format::TableType);
+pub struct TableType(pub(crate) kiln_environ::TableType);
 
 impl TableType {
     /// A table of `element`s, at least `min`, at most `max`.
     pub fn new(element: RefType, min: u32, max: Option<u32>) -> TableType {
-        TableType(kiln_aot_format::TableType {
+        TableType(kiln_environ::TableType {
             element: element.into(),
             limits: Limits { min: min as u64, max: max.map(|m| m as u64) },
             table64: false,

@@ -2,7 +2,7 @@
 
 use crate::store::AsContext;
 use crate::{AsContextMut, Func, ValType};
-use kiln_aot_format::vm::{VMFuncRef, ValRaw};
+use kiln_environ::vm::{VMFuncRef, ValRaw};
 use kiln_runtime::{ExternRefData, StoreOpaque};
 use std::any::Any;
 

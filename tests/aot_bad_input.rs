@@ -19,8 +19,8 @@ mod support;
 
 use kiln::aot::{AotOptions, compile};
 use kiln::{Config, Engine, ErrorKind, Linker, Module, Store, TrapCode};
-use kiln_aot_format::aot::AotError;
-use kiln_aot_format::aot::file::{
+use kiln_aot_format::AotError;
+use kiln_aot_format::file::{
     AotFile, CHECKSUM_OFFSET, Compat, FLAG_HAS_WASM, HEADER_SIZE, MAGIC, SECTION_ENTRY_SIZE, checksum, section,
 };
 use std::cell::Cell;
@@ -327,7 +327,7 @@ impl Layout {
 
 /// The compat record encoded as `aotc` does (FORMAT.md, section `compat`).
 fn encode_compat(c: &Compat) -> Vec<u8> {
-    use kiln_aot_format::aot::file::{AotBounds, AotOptLevel};
+    use kiln_aot_format::file::{AotBounds, AotOptLevel};
     let mut w = Vec::new();
     let s = |w: &mut Vec<u8>, s: &str| {
         w.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -1041,8 +1041,8 @@ fn data_and_metadata_out_of_range() {
     for range in [0..9, 8..16, usize::MAX - 1..usize::MAX] {
         let mut info = info.clone();
         info.data_segments[0].data = range.clone();
-        let mut w = kiln_aot_format::aot::bytes::Writer::new();
-        kiln_aot_format::aot::metadata::encode_module_info(&info, &mut w);
+        let mut w = kiln_aot_format::bytes::Writer::new();
+        kiln_aot_format::metadata::encode_module_info(&info, &mut w);
         let mut layout = Layout::of(valid);
         *layout.section_mut(section::METADATA) = w.buf;
         refuse_malformed(
@@ -1066,9 +1066,9 @@ fn data_and_metadata_out_of_range() {
     let mut info = info.clone();
     let nfuncs = info.functions.len() as u32;
     let export = info.exports.iter_mut().find(|e| e.name == "compute").unwrap();
-    export.index = kiln_aot_format::EntityIndex::Function(kiln_aot_format::FuncIndex(nfuncs));
-    let mut w = kiln_aot_format::aot::bytes::Writer::new();
-    kiln_aot_format::aot::metadata::encode_module_info(&info, &mut w);
+    export.index = kiln_environ::EntityIndex::Function(kiln_environ::FuncIndex(nfuncs));
+    let mut w = kiln_aot_format::bytes::Writer::new();
+    kiln_aot_format::metadata::encode_module_info(&info, &mut w);
     let mut layout = Layout::of(valid);
     *layout.section_mut(section::METADATA) = w.buf;
     refuse_malformed(

@@ -6,9 +6,9 @@
 //! nothing.
 
 use kiln::{Engine, Instance, Linker, Module, Store};
-use kiln_aot_format::builtins::{BUILTINS, BuiltinIndex};
-use kiln_aot_format::vm::{VMContext, VMTableDefinition};
-use kiln_aot_format::{ModuleInfo, PtrSize, TrapCode, VMOffsets, WasmFeatureSet};
+use kiln_environ::builtins::{BUILTINS, BuiltinIndex};
+use kiln_environ::vm::{VMContext, VMTableDefinition};
+use kiln_environ::{ModuleInfo, PtrSize, TrapCode, VMOffsets, WasmFeatureSet};
 use kiln_runtime::builtins::{BUILTINS_TABLE, BuiltinsTable};
 
 const WAT: &str = r#"(module

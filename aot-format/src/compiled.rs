@@ -9,15 +9,15 @@
 //! * The runtime links a [`CompiledModule`] in memory
 //!   (`kiln_runtime::native::NativeCode::load`): lays the code out, resolves
 //!   every [`RelocTarget`], publishes it W^X and registers its trap sites.
-//! * The `.aot` writer ([`crate::aot::file::write_aot`]) serialises one,
-//!   and [`crate::aot::file::AotFile::compiled_module`] reads it back with
+//! * The `.aot` writer ([`crate::file::write_aot`]) serialises one,
+//!   and [`crate::file::AotFile::compiled_module`] reads it back with
 //!   its code borrowed from the file, for the same linker.
 //!
 //! No Cranelift types appear here: the compiler maps Cranelift's
 //! `FinalizedMachReloc` kinds and library calls to [`RelocKind`] and
 //! [`LibCall`] (and refuses any other kind with a clear error).
 
-use crate::{DefinedFuncIndex, LibCall, TrapCode};
+use kiln_environ::{DefinedFuncIndex, LibCall, TrapCode};
 use std::borrow::Cow;
 
 /// What a piece of compiled code is.

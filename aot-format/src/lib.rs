@@ -1,43 +1,56 @@
-//! kiln's shared vocabulary, with no Cranelift dependency.
-//!
-//! Everything that the interpreter, the Cranelift translator (JIT and `aotc`)
-//! and the runtime must agree on lives here, defined exactly once:
-//!
-//! * [`index`]: entity index newtypes (`FuncIndex`, `DefinedFuncIndex`, ...).
-//! * [`trap`]: [`TrapCode`], with the spec's message for each kind and a
-//!   stable one-byte encoding used by trap tables and `.aot` files.
-//! * [`types`]: value, function, table, memory and global types.
-//! * [`module`]: the module metadata ([`ModuleInfo`]) decoded from a wasm
-//!   binary with `wasmparser`, and its validation (Wasm 2.0 feature set).
-//! * [`libcall`]: the Cranelift library calls machine code may reference
-//!   by relocation.
-//! * [`builtins`]: the runtime helpers compiled code calls through the
-//!   VMContext's builtin table, with their indices and signatures.
-//! * [`vm`]: the `#[repr(C)]` structures native code and the interpreter
-//!   touch (`VMFuncRef`, `VMMemoryDefinition`, ...) and [`VMOffsets`], the
-//!   layout of a VMContext, both generated from one declaration.
+//! kiln's ahead-of-time format: the compiled-module model and the `.aot`
+//! file that serialises it, with no Cranelift dependency (the shared
+//! vocabulary — types, traps, VMContext layout, module metadata — is
+//! `kiln-environ`).
 //!
 //! * [`compiled`]: the compiled-module model (code, relocations, trap
-//!   sites) that the compiler produces, the runtime links and the `.aot`
-//!   file serialises.
-//! * [`aot`]: the `.aot` file (see `FORMAT.md`): writer and checked reader.
+//!   sites) that the compiler produces, the runtime links in memory and
+//!   the file serialises.
+//! * [`file`]: the `.aot` container (see `FORMAT.md` in this crate for the
+//!   byte-by-byte layout): header, section table, compatibility record,
+//!   code, function table, trap tables, relocations; written by
+//!   [`file::write_aot`], read by [`file::AotFile::parse`].
+//! * [`metadata`]: the module metadata
+//!   ([`ModuleInfo`](kiln_environ::ModuleInfo)) encoded for the file, and
+//!   its consistency checks on decoding.
+//! * [`bytes`]: bounds-checked little-endian [`bytes::Reader`] and
+//!   [`bytes::Writer`].
+//!
+//! Reading is safe code only: every offset and length is checked, and a
+//! file that is truncated, corrupt or produced for something else is
+//! refused with an [`AotError`] saying why.
 
-pub mod aot;
-pub mod builtins;
+pub mod bytes;
 pub mod compiled;
-pub mod index;
-pub mod libcall;
-pub mod module;
-pub mod trap;
-pub mod types;
-pub mod vm;
+pub mod file;
+pub mod metadata;
 
-pub use index::*;
-pub use libcall::LibCall;
-pub use module::{
-    ConstExpr, ConstOp, DataSegment, DataSegmentKind, ElemItems, ElemSegment, ElemSegmentKind, EntityIndex, Export,
-    FunctionBody, Import, ModuleError, ModuleInfo, WasmFeatureSet,
-};
-pub use trap::TrapCode;
-pub use types::*;
-pub use vm::{PtrSize, VMOffsets};
+/// Why an `.aot` file cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AotError {
+    /// The file does not start with the `.aot` magic.
+    #[error("not a kiln .aot file (it does not start with the magic bytes \"\\0kilnaot\")")]
+    NotAot,
+    /// The file is shorter than its header says, or than a header.
+    #[error("truncated .aot file: {0}")]
+    Truncated(String),
+    /// The checksum over the file does not match.
+    #[error("corrupt .aot file: {0}")]
+    Corrupt(String),
+    /// A well-formed file for another runtime, target or configuration:
+    /// `what` names the mismatch ("format version", "target", "CPU
+    /// features", "VMContext layout", "compiler settings", "wasm
+    /// features", "kiln version").
+    #[error("incompatible .aot file ({what}): {message}")]
+    Incompatible {
+        /// Which property differs.
+        what: &'static str,
+        /// The file's value and this runtime's.
+        message: String,
+    },
+    /// A structure inside the file is out of bounds or inconsistent
+    /// (possible only for a file not written by `aotc`, since the checksum
+    /// matched).
+    #[error("malformed .aot file: {0}")]
+    Malformed(String),
+}

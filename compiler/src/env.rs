@@ -18,9 +18,9 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
-use kiln_aot_format::builtins::{BuiltinIndex, BuiltinType};
-use kiln_aot_format::vm::VMStoreContextLayout;
-use kiln_aot_format::{ModuleInfo, VMOffsets, WasmFuncType, WasmValType};
+use kiln_environ::builtins::{BuiltinIndex, BuiltinType};
+use kiln_environ::vm::VMStoreContextLayout;
+use kiln_environ::{ModuleInfo, VMOffsets, WasmFuncType, WasmValType};
 
 /// The Cranelift type of a wasm value type on a target with pointer type
 /// `ptr`: `I32/I64/F32/F64`, references as `ptr`.
@@ -108,7 +108,7 @@ pub(crate) struct Env<'m> {
 
 impl<'m> Env<'m> {
     pub fn new(isa: &dyn cranelift_codegen::isa::TargetIsa, module: &'m ModuleInfo, regions: Regions) -> Env<'m> {
-        let ptr_size = kiln_aot_format::PtrSize(isa.pointer_bytes());
+        let ptr_size = kiln_environ::PtrSize(isa.pointer_bytes());
         Env {
             module,
             offsets: VMOffsets::new(ptr_size, module),

@@ -10,7 +10,7 @@
 //!   threads at once.
 //! * `env`: every access to the VMContext (function, memory, table and
 //!   global pointers, builtins, store context) through
-//!   [`VMOffsets`](kiln_aot_format::VMOffsets) computed for the *target*
+//!   [`VMOffsets`](kiln_environ::VMOffsets) computed for the *target*
 //!   pointer size.
 //! * `translate/`: the operator translation, split by concern (control
 //!   stack, numeric, memory, bounds checks, tables, calls).
@@ -30,7 +30,7 @@
 //! # Example
 //! ```
 //! use kiln_compiler::{Compiler, CompilerOptions};
-//! use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
+//! use kiln_environ::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
 //! // (module (func (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
 //! let wasm = b"\0asm\x01\0\0\0\x01\x07\x01\x60\x02\x7f\x7f\x01\x7f\x03\x02\x01\0\
 //!              \x0a\x09\x01\x07\0\x20\0\x20\x01\x6a\x0b";
@@ -46,7 +46,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use kiln_aot_format::compiled::{CodeKind, CompiledCode, RelocKind, RelocTarget, Relocation, TrapSite};
-use kiln_aot_format::{DefinedFuncIndex, LibCall, ModuleInfo, TrapCode};
+use kiln_environ::{DefinedFuncIndex, LibCall, ModuleInfo, TrapCode};
 use std::str::FromStr;
 
 mod env;
@@ -293,7 +293,7 @@ impl Compiler {
 
     /// The Cranelift signature of a wasm function of type `ty` under
     /// kiln's wasm-call ABI (see the crate docs).
-    pub fn wasm_signature(&self, ty: &kiln_aot_format::WasmFuncType) -> Result<ir::Signature, CompileError> {
+    pub fn wasm_signature(&self, ty: &kiln_environ::WasmFuncType) -> Result<ir::Signature, CompileError> {
         env::wasm_signature(self.isa.pointer_type(), ty)
     }
 

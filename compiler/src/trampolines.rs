@@ -7,7 +7,7 @@
 //!   the host (or the interpreter) calls a compiled function through its
 //!   `VMFuncRef::array_call` entry. Signature: the target's default C
 //!   calling convention (System V on x86-64 Linux, AAPCS64 on aarch64),
-//!   exactly [`VMArrayCallFn`](kiln_aot_format::vm::VMArrayCallFn):
+//!   exactly [`VMArrayCallFn`](kiln_environ::vm::VMArrayCallFn):
 //!   `(callee: *const VMFuncRef, caller_vmctx, args: *mut ValRaw,
 //!   args_len: usize) -> bool` (`bool` = `I8`, 0 or 1).
 //! * **wasm → array** ([`Compiler::compile_wasm_to_array_trampoline`]):
@@ -22,7 +22,7 @@
 //!   `raise` ever return, the trampoline traps with
 //!   [`TrapCode::InternalError`] rather than hand garbage results to wasm.
 //!
-//! Value slots follow [`ValRaw`](kiln_aot_format::vm::ValRaw): 8 bytes
+//! Value slots follow [`ValRaw`](kiln_environ::vm::ValRaw): 8 bytes
 //! each, little-endian, `i32`/`f32` bits zero-extended, references
 //! pointer-sized zero-extended, a `v128` in two consecutive slots (not
 //! translated yet: types with `v128` are rejected as unsupported).
@@ -36,12 +36,12 @@ use cranelift_codegen::ir::{
     self, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, UserFuncName, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_aot_format::builtins::BuiltinIndex;
 use kiln_aot_format::compiled::{CodeKind, CompiledCode};
-use kiln_aot_format::vm::{VMContextHeaderLayout, VMFuncRefLayout};
-use kiln_aot_format::{PtrSize, TrapCode, WasmFuncType, WasmValType};
+use kiln_environ::builtins::BuiltinIndex;
+use kiln_environ::vm::{VMContextHeaderLayout, VMFuncRefLayout};
+use kiln_environ::{PtrSize, TrapCode, WasmFuncType, WasmValType};
 
-/// Size of one [`ValRaw`](kiln_aot_format::vm::ValRaw) slot in bytes.
+/// Size of one [`ValRaw`](kiln_environ::vm::ValRaw) slot in bytes.
 const SLOT: u32 = 8;
 
 /// Number of `ValRaw` slots a value of type `ty` takes.
@@ -102,7 +102,7 @@ fn builtin_offset(ptr: PtrSize, index: BuiltinIndex) -> i32 {
 
 impl Compiler {
     /// The Cranelift signature of the array-call ABI
-    /// ([`VMArrayCallFn`](kiln_aot_format::vm::VMArrayCallFn)) on this
+    /// ([`VMArrayCallFn`](kiln_environ::vm::VMArrayCallFn)) on this
     /// target: the ISA's default C calling convention, `(callee: ptr,
     /// caller_vmctx: ptr, args: ptr, args_len: ptr) -> i8`.
     pub fn array_call_signature(&self) -> Signature {
@@ -116,7 +116,7 @@ impl Compiler {
 
     /// Compiles the host→wasm trampoline for functions of type `ty`: a
     /// function with the array-call ABI
-    /// ([`VMArrayCallFn`](kiln_aot_format::vm::VMArrayCallFn), the target's
+    /// ([`VMArrayCallFn`](kiln_environ::vm::VMArrayCallFn), the target's
     /// default C calling convention) that loads each parameter from its
     /// `ValRaw` slot in `args`, calls `callee.wasm_call` with
     /// `(callee, caller_vmctx, params…)` under the wasm-call ABI,

@@ -1,8 +1,8 @@
 //! CLIF-level checks of what matters: bounds checks, trap sites, and the
 //! three `call_indirect` checks.
 
-use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, TrapCode, WasmFeatureSet};
 use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions, OptLevel};
+use kiln_environ::{DefinedFuncIndex, ModuleInfo, TrapCode, WasmFeatureSet};
 use wast::parser::{self, ParseBuffer};
 
 fn wasm(wat: &str) -> Vec<u8> {
@@ -149,8 +149,7 @@ fn epoch_deadline_is_cached_and_checks_can_be_disabled() {
     let on = translate(true);
     // Entry + two loop headers check; the deadline (its offset in the store
     // context) is loaded at entry and after the call.
-    let deadline =
-        kiln_aot_format::vm::VMStoreContextLayout::for_target(kiln_aot_format::vm::PtrSize::HOST).epoch_deadline;
+    let deadline = kiln_environ::vm::VMStoreContextLayout::for_target(kiln_environ::vm::PtrSize::HOST).epoch_deadline;
     let suffix = format!("+{deadline}");
     assert_eq!(traps_with(&on, TrapCode::Interrupt), 3, "{on}");
     assert_eq!(on.lines().filter(|l| l.contains("atomic_load")).count(), 3, "{on}");

@@ -3,8 +3,8 @@
 //! bounds-check configurations, and the OSR entry (every loop) of every
 //! function that has loops. Every function must compile.
 
-use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
 use kiln_compiler::{BoundsChecks, CompileError, Compiler, CompilerOptions, OptLevel};
+use kiln_environ::{DefinedFuncIndex, ModuleInfo, WasmFeatureSet};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -8,11 +8,11 @@
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, UserFuncName, types};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_aot_format::vm::{
+use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
+use kiln_environ::vm::{
     VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
 };
-use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet};
-use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
+use kiln_environ::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet};
 use std::sync::atomic::AtomicU64;
 
 mod common;

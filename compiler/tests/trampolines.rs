@@ -3,9 +3,9 @@
 //! x86-64 Linux with a hand-built VMContext: host → array→wasm trampoline
 //! → compiled wasm → wasm→array trampoline → a Rust array-call function.
 
-use kiln_aot_format::WasmFuncType;
-use kiln_aot_format::WasmValType::{self, *};
 use kiln_compiler::{Compiler, CompilerOptions};
+use kiln_environ::WasmFuncType;
+use kiln_environ::WasmValType::{self, *};
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod common;
@@ -32,7 +32,7 @@ fn check_compiles(compiler: &Compiler) {
         assert!(!w.code.is_empty() && w.relocs.is_empty(), "{ty}");
         // The only trap site: the guard after `raise`.
         assert_eq!(w.traps.len(), 1, "{ty}");
-        assert_eq!(w.traps[0].code, kiln_aot_format::TrapCode::InternalError);
+        assert_eq!(w.traps[0].code, kiln_environ::TrapCode::InternalError);
     }
 }
 
@@ -55,9 +55,9 @@ fn v128_is_unsupported() {
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod exec {
     use super::*;
-    use kiln_aot_format::builtins::BUILTINS;
-    use kiln_aot_format::vm::{VMContext, VMFuncRef, VMStoreContext, ValRaw};
-    use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet};
+    use kiln_environ::builtins::BUILTINS;
+    use kiln_environ::vm::{VMContext, VMFuncRef, VMStoreContext, ValRaw};
+    use kiln_environ::{DefinedFuncIndex, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet};
     use std::sync::atomic::AtomicU64;
 
     use super::common;
@@ -204,7 +204,7 @@ mod exec {
         let epoch = Box::new(AtomicU64::new(0));
         let store = Box::new(VMStoreContext { stack_limit: 0, epoch_ptr: &*epoch, epoch_deadline: u64::MAX });
         let mut builtins = vec![test_builtin_unused as *const () as usize; BUILTINS.len()];
-        builtins[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize] = test_raise as *const () as usize;
+        builtins[kiln_environ::builtins::BuiltinIndex::raise.0 as usize] = test_raise as *const () as usize;
         // Array-only host functions: funcrefs whose vmctx is themselves, as in the runtime.
         let host_fns: [ArrayFn; NI as usize] = [host_h, host_20, host_3];
         let hosts: Vec<Box<VMFuncRef>> = host_fns

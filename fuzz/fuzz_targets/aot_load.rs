@@ -11,7 +11,7 @@
 
 #![no_main]
 
-use kiln_aot_format::aot::file::{CHECKSUM_OFFSET, HEADER_SIZE, checksum};
+use kiln_aot_format::file::{CHECKSUM_OFFSET, HEADER_SIZE, checksum};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

@@ -1,4 +1,4 @@
-//! Loading `.aot` files (`kiln_aot_format::aot`): the host-side checks of
+//! Loading `.aot` files (`kiln_aot_format::file`): the host-side checks of
 //! a file's compatibility record and the mapping and linking of its code.
 //!
 //! The file is mapped once, privately and read-only; its text section is
@@ -13,11 +13,11 @@
 use crate::code_memory::CodeMemory;
 use crate::error::{Error, Result};
 use crate::native::NativeCode;
-use kiln_aot_format::PtrSize;
-use kiln_aot_format::aot::AotError;
-use kiln_aot_format::aot::file::{AotBounds, AotFile, Compat};
+use kiln_aot_format::AotError;
 use kiln_aot_format::compiled::CompiledModule;
-use kiln_aot_format::vm::layout_fingerprint;
+use kiln_aot_format::file::{AotBounds, AotFile, Compat};
+use kiln_environ::PtrSize;
+use kiln_environ::vm::layout_fingerprint;
 
 /// What the loading engine's configuration requires of the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

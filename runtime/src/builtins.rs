@@ -1,17 +1,17 @@
 //! The builtins table: the runtime helpers compiled code calls through
-//! `VMContextHeader::builtins` (see `kiln_aot_format::builtins`).
+//! `VMContextHeader::builtins` (see `kiln_environ::builtins`).
 //!
-//! Every builtin of [`foreach_builtin!`](kiln_aot_format::foreach_builtin)
+//! Every builtin of [`foreach_builtin!`](kiln_environ::foreach_builtin)
 //! is an `unsafe extern "C" fn` here with exactly the declared signature
 //! (`vmctx` → `*mut VMContext`, `u32` → `u32`, `ptr` → `usize`, `status` →
 //! `u32`, `none` → `()`), delegating to [`crate::libcalls`]. [`BUILTINS_TABLE`]
 //! is generated from the same macro, so its field order *is* the builtin
 //! index order and each field's type *is* the declared signature (a
 //! mismatch does not compile); a test checks every field's offset against
-//! the index list of `kiln_aot_format::builtins::BUILTINS`.
+//! the index list of `kiln_environ::builtins::BUILTINS`.
 //!
 //! Results: `status` is 0 on success, else the trap's
-//! [`TrapCode::to_u8`](kiln_aot_format::TrapCode::to_u8) byte;
+//! [`TrapCode::to_u8`](kiln_environ::TrapCode::to_u8) byte;
 //! `memory_grow`/`table_grow` return the old size or `u32::MAX`.
 //!
 //! Every builtin's contract (the `# Safety` of each function): `vmctx` is
@@ -23,8 +23,8 @@
 
 use crate::instance::Instance;
 use crate::libcalls;
-use kiln_aot_format::TrapCode;
-use kiln_aot_format::vm::VMContext;
+use kiln_environ::TrapCode;
+use kiln_environ::vm::VMContext;
 
 /// A `status` result: 0 or the trap code byte.
 #[inline]
@@ -229,7 +229,7 @@ macro_rules! builtins_table {
     (@fn ($($pty:ident),*) $ret:ident) => { unsafe extern "C" fn($(builtins_table!(@ty $pty)),*) -> u32 };
 }
 
-kiln_aot_format::foreach_builtin!(builtins_table);
+kiln_environ::foreach_builtin!(builtins_table);
 
 impl BuiltinsTable {
     /// The table's address, as stored in `VMContextHeader::builtins`.
@@ -241,7 +241,7 @@ impl BuiltinsTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_aot_format::builtins::BUILTINS;
+    use kiln_environ::builtins::BUILTINS;
 
     #[test]
     fn table_matches_the_builtin_list() {
@@ -260,13 +260,10 @@ mod tests {
         // function pointer fields (size checked above).
         let words = unsafe { core::slice::from_raw_parts(BUILTINS_TABLE.as_ptr().cast::<usize>(), BUILTINS.len()) };
         assert_eq!(
-            words[kiln_aot_format::builtins::BuiltinIndex::memory_grow.0 as usize],
+            words[kiln_environ::builtins::BuiltinIndex::memory_grow.0 as usize],
             impls::memory_grow as *const () as usize
         );
-        assert_eq!(
-            words[kiln_aot_format::builtins::BuiltinIndex::raise.0 as usize],
-            impls::raise as *const () as usize
-        );
+        assert_eq!(words[kiln_environ::builtins::BuiltinIndex::raise.0 as usize], impls::raise as *const () as usize);
         assert!(words.iter().all(|w| *w != 0));
     }
 }

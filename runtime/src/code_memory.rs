@@ -55,8 +55,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use kiln_aot_format::TrapCode;
 use kiln_aot_format::compiled::RelocKind;
+use kiln_environ::TrapCode;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 unsafe extern "C" {

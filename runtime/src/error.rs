@@ -1,6 +1,6 @@
 //! kiln's public error and trap types (re-exported by the `kiln` crate).
 
-use kiln_aot_format::{ModuleError, TrapCode};
+use kiln_environ::{ModuleError, TrapCode};
 use std::fmt;
 
 /// What kind of failure an [`Error`] is.
@@ -35,7 +35,7 @@ enum Repr {
     Host(Box<dyn std::error::Error + Send + Sync>),
     Exit(i32),
     Unsupported(String),
-    Aot(kiln_aot_format::aot::AotError),
+    Aot(kiln_aot_format::AotError),
     Other(String),
 }
 
@@ -80,7 +80,7 @@ impl Error {
     }
 
     /// An `.aot` loading error.
-    pub fn aot(e: kiln_aot_format::aot::AotError) -> Error {
+    pub fn aot(e: kiln_aot_format::AotError) -> Error {
         Error(Box::new(Repr::Aot(e)))
     }
 
@@ -126,7 +126,7 @@ impl Error {
         }
     }
     /// The `.aot` error, if this is one.
-    pub fn as_aot(&self) -> Option<&kiln_aot_format::aot::AotError> {
+    pub fn as_aot(&self) -> Option<&kiln_aot_format::AotError> {
         match &*self.0 {
             Repr::Aot(e) => Some(e),
             _ => None,

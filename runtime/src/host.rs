@@ -9,8 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::store::StoreOpaque;
-use kiln_aot_format::WasmFuncType;
-use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
+use kiln_environ::WasmFuncType;
+use kiln_environ::vm::{VMContext, VMFuncRef, ValRaw};
 
 /// The Rust side of a host function: given the store, the calling
 /// instance's VMContext (null when the host itself calls) and the argument

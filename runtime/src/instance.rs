@@ -13,11 +13,11 @@ use crate::module::RuntimeModule;
 use crate::store::StoreOpaque;
 use crate::table::Table;
 use crate::tier::HotCounters;
-use kiln_aot_format::vm::{
+use kiln_environ::vm::{
     VMCONTEXT_MAGIC, VMContext, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition,
     ValRaw,
 };
-use kiln_aot_format::{
+use kiln_environ::{
     ConstExpr, ConstOp, DataSegmentKind, DefinedFuncIndex, ElemItems, ElemSegmentKind, EntityIndex, TrapCode,
     WasmFuncType,
 };
@@ -367,7 +367,7 @@ impl StoreOpaque {
                 // Native code when the function has it (entered through
                 // `native_array_call`), else the interpreter.
                 #[cfg(unix)]
-                let (array_call, wasm_call): (kiln_aot_format::vm::VMArrayCallFn, *const u8) =
+                let (array_call, wasm_call): (kiln_environ::vm::VMArrayCallFn, *const u8) =
                     match module.tiers[d as usize].native_entry() {
                         Some(code) => (crate::native::native_array_call, code),
                         None => (interp_array_call, core::ptr::null()),

@@ -10,7 +10,7 @@
 //! changes nothing.
 
 use crate::instance::Instance;
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 
 type R<T> = Result<T, TrapCode>;
 

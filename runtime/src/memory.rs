@@ -11,8 +11,8 @@
 //! larger region and copies: the base moves, and every user re-reads it
 //! from the [`VMMemoryDefinition`].
 
-use kiln_aot_format::MemoryType;
-use kiln_aot_format::vm::VMMemoryDefinition;
+use kiln_environ::MemoryType;
+use kiln_environ::vm::VMMemoryDefinition;
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
 /// Wasm page size in bytes.
@@ -215,7 +215,7 @@ impl LinearMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_aot_format::Limits;
+    use kiln_environ::Limits;
 
     fn ty(min: u64, max: Option<u64>) -> MemoryType {
         MemoryType { limits: Limits { min, max }, memory64: false, shared: false }

@@ -8,7 +8,7 @@ use crate::interp::translate;
 #[cfg(unix)]
 use crate::native::NativeCode;
 use crate::tier::{FuncTier, TierPolicy};
-use kiln_aot_format::{
+use kiln_environ::{
     DefinedFuncIndex, ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType,
 };
 use std::collections::HashMap;
@@ -95,7 +95,7 @@ impl RuntimeModule {
     /// is the original binary if the file embeds it (else empty: no
     /// function can be interpreted), `segment_data` the bytes the data
     /// segments' ranges point into (`None`: into `wasm`). The caller
-    /// guarantees `info` is consistent (`kiln_aot_format::aot` checks it).
+    /// guarantees `info` is consistent (`kiln_aot_format::file` checks it).
     pub fn from_parts(
         info: ModuleInfo,
         wasm: Vec<u8>,

@@ -44,8 +44,8 @@ use crate::stack::approx_sp;
 use crate::store::StoreOpaque;
 use crate::traphandlers::{TrapInfo, catch_traps};
 use kiln_aot_format::compiled::{CompiledModule, RelocTarget, Relocation};
-use kiln_aot_format::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
-use kiln_aot_format::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
+use kiln_environ::vm::{VMArrayCallFn, VMContext, VMFuncRef, ValRaw};
+use kiln_environ::{LibCall, TrapCode, VMSharedTypeIndex, WasmFuncType};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 

@@ -51,14 +51,14 @@ impl Drop for Entry {
 /// # Safety
 /// `limit` points to the live store's stack limit, used only by the
 /// store's current thread, and outlives the returned [`Entry`].
-pub unsafe fn enter(limit: *mut usize, sp: usize, max_wasm_stack: usize) -> Result<Entry, kiln_aot_format::TrapCode> {
+pub unsafe fn enter(limit: *mut usize, sp: usize, max_wasm_stack: usize) -> Result<Entry, kiln_environ::TrapCode> {
     // SAFETY: per the contract.
     unsafe {
         let outermost = *limit == 0;
         if outermost {
             *limit = stack_limit_below(sp, max_wasm_stack);
         } else if sp < *limit {
-            return Err(kiln_aot_format::TrapCode::StackOverflow);
+            return Err(kiln_environ::TrapCode::StackOverflow);
         }
         Ok(Entry { limit, outermost })
     }

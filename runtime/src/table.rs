@@ -2,8 +2,8 @@
 //! for `ref.null`. A funcref element is a `*const VMFuncRef`, an externref
 //! element a pointer to the store's externref record.
 
-use kiln_aot_format::TableType;
-use kiln_aot_format::vm::VMTableDefinition;
+use kiln_environ::TableType;
+use kiln_environ::vm::VMTableDefinition;
 
 /// Hard cap on table size, so a guest cannot make the host allocate
 /// without bound: `table.grow` beyond it fails with -1.
@@ -94,7 +94,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_aot_format::{Limits, WasmValType};
+    use kiln_environ::{Limits, WasmValType};
 
     #[test]
     fn grow_respects_max_and_updates_definition() {

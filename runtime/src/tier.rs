@@ -48,7 +48,7 @@
 use crate::module::RuntimeModule;
 #[cfg(unix)]
 use crate::native::NativeCode;
-use kiln_aot_format::DefinedFuncIndex;
+use kiln_environ::DefinedFuncIndex;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -148,7 +148,7 @@ pub struct TierPolicy {
 /// then the operand stack at the loop's header on entry, its results on
 /// return. Traps and failed calls unwind to the runtime's entry
 /// (`catch_traps`), so a return is always `true`.
-pub type OsrEntryFn = kiln_aot_format::vm::VMArrayCallFn;
+pub type OsrEntryFn = kiln_environ::vm::VMArrayCallFn;
 
 /// Tier-up state and statistics of one defined function.
 pub struct FuncTier {

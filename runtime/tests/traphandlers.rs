@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 use kiln_runtime::code_memory::{self, CodeMemory, CodeRegistration};
 use kiln_runtime::traphandlers::{TrapInfo, catch_traps, trap_decision};
 

@@ -41,7 +41,7 @@ use super::FuncTranslator;
 use crate::{BoundsChecks, CompileError};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, TrapCode as ClifTrap, Value, types};
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 
 /// 4 GiB: the whole 32-bit index space.
 const FOUR_GIB: u64 = 1 << 32;

@@ -24,7 +24,7 @@ use crate::env;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{self, InstBuilder, MemFlagsData, Value, types};
 
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 use wasmparser::Operator;
 
 impl<'a, 'm> FuncTranslator<'a, 'm> {

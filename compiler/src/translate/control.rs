@@ -14,7 +14,7 @@
 use super::FuncTranslator;
 use crate::CompileError;
 use cranelift_codegen::ir::{self, Block, BlockArg, InstBuilder, Value};
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 use wasmparser::{BlockType, Operator};
 
 /// What kind of wasm block a frame is.
@@ -51,7 +51,7 @@ impl<'a, 'm> FuncTranslator<'a, 'm> {
         match bt {
             BlockType::Empty => Ok((vec![], vec![])),
             BlockType::Type(vt) => {
-                let wt = kiln_aot_format::WasmValType::from_wasmparser(vt)
+                let wt = kiln_environ::WasmValType::from_wasmparser(vt)
                     .ok_or_else(|| CompileError::Unsupported(format!("block type {vt:?}")))?;
                 Ok((vec![], vec![self.val_type(wt)?]))
             }

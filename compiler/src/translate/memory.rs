@@ -3,14 +3,14 @@
 //!
 //! Addresses and bounds checks come from `bounds.rs`. `memory.size` is
 //! inline (`current_length >> 16`); everything that may resize memory or
-//! touch many bytes calls a builtin (`kiln_aot_format::builtins`), whose
+//! touch many bytes calls a builtin (`kiln_environ::builtins`), whose
 //! nonzero status becomes a trap with that kiln trap code.
 
 use super::FuncTranslator;
 use crate::CompileError;
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{InstBuilder, Opcode, types};
-use kiln_aot_format::builtins::BuiltinIndex;
+use kiln_environ::builtins::BuiltinIndex;
 use wasmparser::{MemArg, MemArgTarget, Operator};
 
 /// The memory a `MemArg` addresses (GC array targets are not wasm 2.0).

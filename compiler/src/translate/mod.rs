@@ -16,7 +16,7 @@ use crate::{CompileError, CompilerOptions};
 use cranelift_codegen::ir::{self, Block, BlockArg, GlobalValueData, InstBuilder, UserFuncName, Value, types};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use kiln_aot_format::{DefinedFuncIndex, ModuleInfo, TrapCode, WasmValType};
+use kiln_environ::{DefinedFuncIndex, ModuleInfo, TrapCode, WasmValType};
 use std::collections::HashMap;
 use wasmparser::{BinaryReader, FunctionBody, Operator};
 

@@ -11,8 +11,8 @@ use crate::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I32;
 use cranelift_codegen::ir::{InstBuilder, Value};
-use kiln_aot_format::TrapCode;
-use kiln_aot_format::builtins::BuiltinIndex;
+use kiln_environ::TrapCode;
+use kiln_environ::builtins::BuiltinIndex;
 use wasmparser::Operator;
 
 impl<'a, 'm> FuncTranslator<'a, 'm> {

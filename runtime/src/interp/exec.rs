@@ -34,10 +34,10 @@ use crate::error::{FrameInfo, Trap};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use crate::tier::{ENTRY_CHUNK, HotCounters, JobKind, TierState, chunk};
-use kiln_aot_format::DefinedFuncIndex;
-use kiln_aot_format::TrapCode;
-use kiln_aot_format::vm::VMStoreContext;
-use kiln_aot_format::vm::{VMFuncRef, ValRaw};
+use kiln_environ::DefinedFuncIndex;
+use kiln_environ::TrapCode;
+use kiln_environ::vm::VMStoreContext;
+use kiln_environ::vm::{VMFuncRef, ValRaw};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a handler left the threaded code.

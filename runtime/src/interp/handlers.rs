@@ -16,7 +16,7 @@
 use super::code::Op;
 use super::exec::{Exit, State, call_funcref, do_return, mem_regs, next, trap};
 use crate::libcalls;
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 
 // ---- slot access -----------------------------------------------------------
 

@@ -26,8 +26,8 @@ use crate::instance::Instance;
 use crate::store::StoreOpaque;
 use code::{InterpFunc, Op};
 use exec::Unwind;
-use kiln_aot_format::TrapCode;
-use kiln_aot_format::vm::{VMContext, VMFuncRef, ValRaw};
+use kiln_environ::TrapCode;
+use kiln_environ::vm::{VMContext, VMFuncRef, ValRaw};
 
 /// A caller's state saved across a wasm→wasm call.
 #[derive(Clone, Copy)]
@@ -87,7 +87,7 @@ impl InterpStack {
 }
 
 /// The array-call entry of every interpreted function (see
-/// [`kiln_aot_format::vm::VMArrayCallFn`]).
+/// [`kiln_environ::vm::VMArrayCallFn`]).
 ///
 /// # Safety
 /// `callee` is a live funcref of a defined function of a live instance;

@@ -33,7 +33,7 @@
 use super::code::{Handler, Op, Slot};
 use super::exec::{Exit, State, next, trap};
 use super::handlers::{jump, target};
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 use wasmparser::{MemArg, Operator};
 
 /// A value type held in a frame slot (8 bytes, zero-extended from narrower

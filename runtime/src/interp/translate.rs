@@ -20,7 +20,7 @@
 
 use super::code::{BinKind, Instr, InterpFunc, OsrPoint, OsrValue, Slot};
 use super::ops::{self, Shape};
-use kiln_aot_format::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
+use kiln_environ::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
 use std::collections::HashMap;
 use wasmparser::{BinaryReader, BlockType, FunctionBody, Operator};
 

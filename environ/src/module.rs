@@ -344,7 +344,7 @@ impl ModuleInfo {
     /// Rebuilds the private export-name lookup from `exports` (for a
     /// `ModuleInfo` assembled field by field, e.g. decoded from an `.aot`
     /// file); a repeated name maps to its last export, as in [`Self::parse`].
-    pub(crate) fn finish_decoded(&mut self) {
+    pub fn finish_decoded(&mut self) {
         self.export_map = self.exports.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
     }
 

@@ -7,7 +7,7 @@
 //! byte length followed by that many bytes of UTF-8; a *byte vector* is a
 //! `u32` length followed by the bytes.
 
-use super::AotError;
+use crate::AotError;
 
 /// Appends little-endian values to a byte vector.
 #[derive(Default, Debug)]
