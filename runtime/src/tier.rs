@@ -1,5 +1,10 @@
 //! Tier-up: per-function hotness, the tier state machine, publication of
-//! native code and on-stack replacement (OSR) entries.
+//! native code and on-stack replacement (OSR) entries. The whole tier-up
+//! policy lives here — budgets and chunks, the threshold, when a function
+//! is queued, when a looping frame asks for and moves to an OSR entry
+//! ([`FuncTier::entries_spent`], [`FuncTier::back_edges_spent`]); the
+//! interpreter only counts down its budget and, when this module says so,
+//! transfers its frame (`interp::exec::osr_transfer`).
 //!
 //! Every defined function of a [`RuntimeModule`] has one [`FuncTier`],
 //! shared by all instances of the module in every store and thread:
@@ -379,6 +384,82 @@ impl RuntimeModule {
             s.functions.push(f);
         }
         s
+    }
+}
+
+/// Back-edges per entry (module-wide) from which a function hot from its
+/// loops gets an OSR entry for the frame that found it hot.
+const OSR_MIN_TRIP: u64 = 64;
+
+/// Adds a spent chunk of an instance's budget (`*chunk_size` units) to the
+/// module-wide count `spent`, refills the budget (`*left`) with the next
+/// chunk of at most `max` and returns the function's hotness (entries plus
+/// back-edges, this chunk included).
+#[inline(always)]
+fn spend(spent: &AtomicU64, other: &AtomicU64, max: u32, threshold: u64, left: &mut i32, chunk_size: &mut i32) -> u64 {
+    let used = *chunk_size as u64;
+    let total = spent.fetch_add(used, Ordering::Relaxed) + used + other.load(Ordering::Relaxed);
+    *chunk_size = chunk(max, threshold, total);
+    *left = *chunk_size;
+    total
+}
+
+/// The tier-up policy: what happens when an executing tier (today the
+/// interpreter) has spent an instance's budget of a function.
+impl FuncTier {
+    /// An instance spent its chunk of entries of function `def` (this
+    /// `FuncTier`): counts it module-wide, refills `hot`, and queues the
+    /// function for compilation once it reaches the module's threshold.
+    pub(crate) fn entries_spent(&self, module: &Arc<RuntimeModule>, def: DefinedFuncIndex, hot: &mut HotCounters) {
+        let threshold = module.tier_threshold();
+        let total =
+            spend(&self.entries, &self.back_edges, ENTRY_CHUNK, threshold, &mut hot.entries, &mut hot.entry_chunk);
+        if total >= threshold && self.try_queue() {
+            module.submit(def, JobKind::Function);
+        }
+    }
+
+    /// An instance spent its chunk of loop back-edges of function `def`:
+    /// counts it, refills `hot`, and at the threshold queues the function
+    /// and decides whether the frame that is looping should move to the
+    /// OSR entry. `osr_point` finds the frame's OSR point (the loop it is
+    /// at: `(loop index in the OSR entry, point)`); it is asked only when
+    /// an OSR entry pays off. Returns the point with the published OSR
+    /// entry ([`OsrEntryFn`]) to transfer to now, if there is one.
+    ///
+    /// An OSR entry pays off for a frame that stays in its loop: a function
+    /// that became hot from its loops while being entered rarely (at least
+    /// [`OSR_MIN_TRIP`] back-edges per entry), or a frame still
+    /// interpreting after its function was compiled (it was entered
+    /// before). Functions that are called often with short loops just get
+    /// compiled.
+    pub(crate) fn back_edges_spent<P>(
+        &self,
+        module: &Arc<RuntimeModule>,
+        def: DefinedFuncIndex,
+        hot: &mut HotCounters,
+        osr_point: impl FnOnce() -> Option<P>,
+    ) -> Option<(P, *mut u8)> {
+        let threshold = module.tier_threshold();
+        let total = spend(&self.back_edges, &self.entries, EDGE_CHUNK, threshold, &mut hot.edges, &mut hot.edge_chunk);
+        if total < threshold {
+            return None;
+        }
+        let state = self.state();
+        let queue = state == TierState::Interpreted && self.try_queue();
+        let long_loops =
+            self.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * self.entries.load(Ordering::Relaxed).max(1);
+        let point = if (queue && long_loops) || state == TierState::Ready { osr_point() } else { None };
+        // The OSR entry first (this frame is waiting for it), then the
+        // function.
+        if point.is_some() && self.try_request_osr() {
+            module.submit(def, JobKind::Osr);
+        }
+        if queue {
+            module.submit(def, JobKind::Function);
+        }
+        let entry = self.osr_entry.load(Ordering::Acquire);
+        point.filter(|_| !entry.is_null()).map(|p| (p, entry))
     }
 }
 

@@ -33,7 +33,7 @@ use super::{Frame, InterpStack};
 use crate::error::{FrameInfo, Trap};
 use crate::instance::Instance;
 use crate::store::StoreOpaque;
-use crate::tier::{ENTRY_CHUNK, HotCounters, JobKind, TierState, chunk};
+use crate::tier::HotCounters;
 use kiln_environ::DefinedFuncIndex;
 use kiln_environ::TrapCode;
 use kiln_environ::vm::VMStoreContext;
@@ -185,39 +185,15 @@ unsafe fn current_def(st: &State) -> (&'static std::sync::Arc<crate::module::Run
     }
 }
 
-/// Adds a spent chunk of an instance's budget (`*chunk_size` units) to the
-/// module-wide count `spent`, refills the budget (`*left`) with the next
-/// chunk of at most `max` and returns the function's hotness (entries plus
-/// back-edges, this chunk included).
-#[inline(always)]
-fn spend(spent: &AtomicU64, other: &AtomicU64, max: u32, threshold: u64, left: &mut i32, chunk_size: &mut i32) -> u64 {
-    let used = *chunk_size as u64;
-    let total = spent.fetch_add(used, Ordering::Relaxed) + used + other.load(Ordering::Relaxed);
-    *chunk_size = chunk(max, threshold, total);
-    *left = *chunk_size;
-    total
-}
-
 #[cold]
 #[inline(never)]
 fn entries_spent(st: &mut State) {
     // SAFETY: the running function, its instance and counters are live.
     unsafe {
         let (module, def) = current_def(st);
-        let tier = (*st.func).tier();
-        let hot = &mut *st.hot;
-        let threshold = module.tier_threshold();
-        let total =
-            spend(&tier.entries, &tier.back_edges, ENTRY_CHUNK, threshold, &mut hot.entries, &mut hot.entry_chunk);
-        if total >= threshold && tier.try_queue() {
-            module.submit(def, JobKind::Function);
-        }
+        (*st.func).tier().entries_spent(module, def, &mut *st.hot);
     }
 }
-
-/// Back-edges per entry (module-wide) from which a function hot from its
-/// loops gets an OSR entry for the frame that found it hot.
-const OSR_MIN_TRIP: u64 = 64;
 
 #[cold]
 #[inline(never)]
@@ -227,43 +203,13 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
     unsafe {
         let (module, def) = current_def(st);
         let func = &*st.func;
-        let tier = func.tier();
-        let hot = &mut *st.hot;
-        let threshold = module.tier_threshold();
-        let total =
-            spend(&tier.back_edges, &tier.entries, CHECK_INTERVAL, threshold, &mut hot.edges, &mut hot.edge_chunk);
-        if total >= threshold {
-            let state = tier.state();
-            let queue = state == TierState::Interpreted && tier.try_queue();
-            // An OSR entry pays off for a frame that stays in its loop: a
-            // function that became hot from its loops while being entered
-            // rarely (long loops), or a frame still interpreting after its
-            // function was compiled (it was entered before). Functions that
-            // are called often with short loops just get compiled.
-            let long_loops =
-                tier.back_edges.load(Ordering::Relaxed) >= OSR_MIN_TRIP * tier.entries.load(Ordering::Relaxed).max(1);
-            let point = if (queue && long_loops) || state == TierState::Ready {
-                func.osr_point(to.offset_from(func.ops.as_ptr()) as u32)
-            } else {
-                None
-            };
-            // The OSR entry first (this frame is waiting for it), then the
-            // function.
-            if point.is_some() && tier.try_request_osr() {
-                module.submit(def, JobKind::Osr);
-            }
-            if queue {
-                module.submit(def, JobKind::Function);
-            }
-            if let Some((k, point)) = point {
-                let entry = tier.osr_entry.load(Ordering::Acquire);
-                if !entry.is_null()
-                    && !interrupted(st)
-                    && let Some(exit) = osr_transfer(fp, st, k, point, entry)
-                {
-                    return exit;
-                }
-            }
+        let at = to.offset_from(func.ops.as_ptr()) as u32;
+        let osr = func.tier().back_edges_spent(module, def, &mut *st.hot, || func.osr_point(at));
+        if let Some(((k, point), entry)) = osr
+            && !interrupted(st)
+            && let Some(exit) = osr_transfer(fp, st, k, point, entry)
+        {
+            return exit;
         }
         checkpoint(to, fp, st, mb, ml)
     }
