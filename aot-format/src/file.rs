@@ -844,3 +844,131 @@ impl<'a> AotFile<'a> {
         CompiledModule { code, defined, type_trampolines: self.type_trampolines.clone() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_environ::WasmFeatureSet;
+
+    /// `(module (func) (func (call 0)))`: two defined functions of type 0.
+    const WASM: &[u8] = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x03\x02\0\0\x0a\x09\x02\x02\0\x0b\x04\0\x10\0\x0b";
+
+    fn compat() -> Compat {
+        Compat {
+            kiln_version: "test".into(),
+            target_triple: "x86_64-unknown-linux-gnu".into(),
+            arch: "x86_64".into(),
+            os: "linux".into(),
+            pointer_bytes: 8,
+            cpu_features: vec![],
+            opt_level: AotOptLevel::Speed,
+            bounds: AotBounds::Explicit,
+            epoch_interruption: false,
+            wasm_features: 0,
+            layout_fingerprint: 0,
+            wasm_sha256: [0; 32],
+            compiler: "none".into(),
+        }
+    }
+
+    fn entry(kind: CodeKind, index: u32, len: usize, relocs: Vec<Relocation>) -> CompiledCode<'static> {
+        CompiledCode {
+            kind,
+            index,
+            code: Cow::Owned((0..len as u8).collect()),
+            alignment: 16,
+            traps: vec![TrapSite { code_offset: 1, code: TrapCode::UnreachableCodeReached }],
+            relocs,
+        }
+    }
+
+    /// Function 1 calls function 0 (PC-relative, resolved by the writer),
+    /// loads the address of the type's wasm→array trampoline (absolute,
+    /// stored as a code entry) and calls a library call (stored).
+    fn module() -> CompiledModule<'static> {
+        let reloc = |offset, kind, target| Relocation { offset, kind, target, addend: -4 };
+        let f1_relocs = vec![
+            reloc(4, RelocKind::X86CallPCRel4, RelocTarget::Function(DefinedFuncIndex(0))),
+            reloc(8, RelocKind::Abs8, RelocTarget::Trampoline(0)),
+            reloc(16, RelocKind::X86CallPCRel4, RelocTarget::LibCall(LibCall::FloorF32)),
+        ];
+        CompiledModule {
+            code: vec![
+                entry(CodeKind::Function, 0, 8, vec![]),
+                entry(CodeKind::Function, 1, 24, f1_relocs),
+                entry(CodeKind::ArrayToWasm, 0, 8, vec![]),
+                entry(CodeKind::WasmToArray, 0, 8, vec![]),
+            ],
+            defined: vec![
+                DefinedEntry { func: DefinedFuncIndex(0), code: 0, array_to_wasm: 2 },
+                DefinedEntry { func: DefinedFuncIndex(1), code: 1, array_to_wasm: 2 },
+            ],
+            type_trampolines: vec![Some(3)],
+        }
+    }
+
+    fn write(module: &CompiledModule<'_>) -> Result<Vec<u8>, AotError> {
+        let info = ModuleInfo::parse(WASM, WasmFeatureSet::wasm2()).unwrap();
+        write_aot(&AotInput { compat: compat(), info: &info, wasm: WASM, embed_wasm: false, module, text_align: 4096 })
+    }
+
+    #[test]
+    fn the_file_is_a_serialisation_of_the_compiled_module() {
+        let m = module();
+        let bytes = write(&m).unwrap();
+        let file = AotFile::parse(&bytes).unwrap();
+        file.module_info().unwrap();
+        let back = file.compiled_module();
+        assert_eq!(back.defined, m.defined);
+        assert_eq!(back.type_trampolines, m.type_trampolines);
+        assert_eq!(back.code.len(), m.code.len());
+        for (i, (a, b)) in m.code.iter().zip(&back.code).enumerate() {
+            assert_eq!((a.kind, a.index, &a.traps), (b.kind, b.index, &b.traps), "entry {i}");
+            assert_eq!(b.code.len(), a.code.len(), "entry {i}");
+            assert!(matches!(b.code, Cow::Borrowed(_)), "entry {i}: code borrowed from the text");
+        }
+        // The PC-relative call between entries is resolved in the text and
+        // not stored; the others are stored, internal targets as entries.
+        let f1 = &back.code[1];
+        assert_eq!(
+            f1.relocs,
+            vec![
+                Relocation { offset: 8, kind: RelocKind::Abs8, target: RelocTarget::Code(3), addend: -4 },
+                Relocation {
+                    offset: 16,
+                    kind: RelocKind::X86CallPCRel4,
+                    target: RelocTarget::LibCall(LibCall::FloorF32),
+                    addend: -4
+                },
+            ]
+        );
+        let text_start = |i: usize| file.code[i].text.0 as i64;
+        let delta = i32::from_le_bytes(f1.code[4..8].try_into().unwrap()) as i64;
+        assert_eq!(delta, text_start(0) - 4 - (text_start(1) + 4), "call displacement to function 0");
+        assert_eq!(&f1.code[..4], &m.code[1].code[..4], "bytes outside relocations are unchanged");
+    }
+
+    #[test]
+    fn the_writer_refuses_what_a_file_cannot_hold() {
+        let mut m = module();
+        m.code[0].kind = CodeKind::OsrEntry;
+        assert!(write(&m).unwrap_err().to_string().contains("OSR entry"));
+
+        let mut m = module();
+        m.type_trampolines = vec![None];
+        let e = write(&m).unwrap_err().to_string();
+        assert!(e.contains("Trampoline(0)") && e.contains("does not carry"), "{e}");
+
+        let mut m = module();
+        m.defined.swap(0, 1);
+        assert!(write(&m).unwrap_err().to_string().contains("defined entry 0 is for defined function 1"));
+
+        let mut m = module();
+        m.code[1].relocs[0].target = RelocTarget::Function(DefinedFuncIndex(5));
+        assert!(write(&m).unwrap_err().to_string().contains("defined function 5 outside the batch"));
+
+        let mut m = module();
+        m.type_trampolines = vec![Some(3), None];
+        assert!(write(&m).unwrap_err().to_string().contains("2 trampoline slots for 1 types"));
+    }
+}

@@ -395,3 +395,71 @@ fn frame_info(store: &StoreOpaque, reg: u64, func_index: u32) -> FrameInfo {
         None => FrameInfo { func_index, func_name: None, module_name: None },
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use kiln_aot_format::compiled::{CodeKind, CompiledCode, DefinedEntry, RelocKind, TrapSite};
+    use kiln_environ::DefinedFuncIndex;
+    use std::borrow::Cow;
+
+    fn code(kind: CodeKind, index: u32, relocs: Vec<Relocation>) -> CompiledCode<'static> {
+        CompiledCode {
+            kind,
+            index,
+            code: Cow::Owned(vec![0xcc; 24]),
+            alignment: 16,
+            traps: vec![TrapSite { code_offset: 0, code: TrapCode::UnreachableCodeReached }],
+            relocs,
+        }
+    }
+
+    fn abs8(offset: u32, target: RelocTarget) -> Relocation {
+        Relocation { offset, kind: RelocKind::Abs8, target, addend: 2 }
+    }
+
+    fn read_u64(p: *const u8) -> u64 {
+        // SAFETY: `p` is inside published (readable) code of a live `NativeCode`.
+        unsafe { p.cast::<u64>().read_unaligned() }
+    }
+
+    #[test]
+    fn every_target_of_the_model_resolves() {
+        let relocs = vec![
+            abs8(0, RelocTarget::Function(DefinedFuncIndex(0))),
+            abs8(8, RelocTarget::Trampoline(7)),
+            abs8(16, RelocTarget::Code(1)),
+        ];
+        let module = CompiledModule {
+            code: vec![code(CodeKind::Function, 3, relocs), code(CodeKind::ArrayToWasm, 0, vec![])],
+            defined: vec![DefinedEntry { func: DefinedFuncIndex(0), code: 0, array_to_wasm: 1 }],
+            type_trampolines: vec![],
+        };
+        let external = |ty: u32| -> Result<usize> { if ty == 7 { Ok(0x1000) } else { Err(Error::msg("no")) } };
+        let native = NativeCode::load(&module, &external).unwrap();
+        let (f, t) = (native.func_ptr(0), native.func_ptr(1));
+        assert_eq!(native.wasm_call(0), f);
+        assert_eq!(read_u64(f), f as u64 + 2, "defined function 0 is entry 0");
+        assert_eq!(read_u64(f.wrapping_add(8)), 0x1002, "a trampoline the batch lacks comes from `external`");
+        assert_eq!(read_u64(f.wrapping_add(16)), t as u64 + 2);
+        // Trap sites and function indices are registered (trampolines have none).
+        assert_eq!(code_memory::lookup_trap(f as usize), Some(TrapCode::UnreachableCodeReached));
+        assert_eq!(code_memory::lookup_func(f as usize).map(|(_, i, _)| i), Some(3));
+        assert_eq!(code_memory::lookup_func(t as usize).map(|(_, i, _)| i), Some(TRAMPOLINE_INDEX));
+    }
+
+    #[test]
+    fn unresolved_targets_are_errors() {
+        let one = |r: Relocation| CompiledModule {
+            code: vec![code(CodeKind::Function, 0, vec![r])],
+            defined: vec![],
+            type_trampolines: vec![None],
+        };
+        let external = |ty: u32| -> Result<usize> { Err(Error::msg(format!("type {ty} refused"))) };
+        let err = |m: CompiledModule<'_>| NativeCode::load(&m, &external).unwrap_err().to_string();
+        assert!(err(one(abs8(0, RelocTarget::Function(DefinedFuncIndex(2))))).contains("defined function 2"));
+        assert!(err(one(abs8(0, RelocTarget::Code(1)))).contains("code entry 1 of 1"));
+        assert!(err(one(abs8(0, RelocTarget::Trampoline(4)))).contains("type 4 refused"));
+        assert!(err(one(abs8(20, RelocTarget::Code(0)))).contains("outside function 0"));
+    }
+}
