@@ -6,13 +6,12 @@
 
 use crate::error::{Error, Result, Trap};
 use crate::interp::code::InterpFunc;
-use crate::interp::interp_array_call;
 use crate::libcalls;
 use crate::memory::LinearMemory;
 use crate::module::RuntimeModule;
 use crate::store::StoreOpaque;
 use crate::table::Table;
-use crate::tier::HotCounters;
+use crate::tier::{FuncEntry, HotCounters};
 use kiln_environ::vm::{
     VMCONTEXT_MAGIC, VMContext, VMContextHeader, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition, VMTableDefinition,
     ValRaw,
@@ -192,13 +191,17 @@ impl Instance {
     pub fn promote(&self, index: u32) -> bool {
         let def = index.wrapping_sub(self.num_imported_funcs);
         let Some(tier) = self.module.tiers.get(def as usize) else { return false };
-        let Some(code) = tier.native_entry() else { return false };
+        let entry = tier.entry();
+        if entry == FuncEntry::Interpreter {
+            return false;
+        }
+        let (array_call, wasm_call) = entry.funcref_entries();
         // SAFETY: `def` is a defined function, whose funcref lies inside
         // this instance's VMContext; only this thread accesses it.
         unsafe {
             let fref = (self.vmctx as *mut u8).add(self.module.offsets.func_ref(def) as usize) as *mut VMFuncRef;
-            (*fref).wasm_call = code;
-            (*fref).array_call = crate::native::native_array_call;
+            (*fref).wasm_call = wasm_call;
+            (*fref).array_call = array_call;
         }
         true
     }
@@ -364,16 +367,8 @@ impl StoreOpaque {
             for d in 0..info.num_defined_funcs() {
                 let fi = info.func_index(DefinedFuncIndex(d));
                 let fref = at(off.func_ref(d)) as *mut VMFuncRef;
-                // Native code when the function has it (entered through
-                // `native_array_call`), else the interpreter.
-                #[cfg(unix)]
-                let (array_call, wasm_call): (kiln_environ::vm::VMArrayCallFn, *const u8) =
-                    match module.tiers[d as usize].native_entry() {
-                        Some(code) => (crate::native::native_array_call, code),
-                        None => (interp_array_call, core::ptr::null()),
-                    };
-                #[cfg(not(unix))]
-                let (array_call, wasm_call) = (interp_array_call, core::ptr::null());
+                // The function's current entry (`crate::tier::FuncEntry`).
+                let (array_call, wasm_call) = module.tiers[d as usize].entry().funcref_entries();
                 fref.write(VMFuncRef {
                     array_call,
                     wasm_call,

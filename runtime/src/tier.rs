@@ -201,6 +201,38 @@ impl Default for FuncTier {
     }
 }
 
+/// How a defined function is entered now: the tier entry interface. A
+/// funcref of a defined function always holds
+/// [`FuncEntry::funcref_entries`] of its function's entry
+/// ([`FuncTier::entry`]); instance, store, table and linker code never pick
+/// a tier themselves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FuncEntry {
+    /// Run by the interpreter, which translates the function at its first
+    /// call ("not yet compiled" is this entry too: compiled code arrives by
+    /// publication and switches the funcref).
+    Interpreter,
+    /// Published native code: its wasm-call entry.
+    Native(*const u8),
+}
+
+impl FuncEntry {
+    /// The funcref's `(array_call, wasm_call)` for this entry: the
+    /// interpreter's array-call entry and a null `wasm_call` (compiled
+    /// callers then take the wasm→array trampoline), or the native entry
+    /// (`native_array_call`) and the code.
+    #[inline]
+    pub fn funcref_entries(self) -> (kiln_environ::vm::VMArrayCallFn, *const u8) {
+        match self {
+            FuncEntry::Interpreter => (crate::interp::interp_array_call, core::ptr::null()),
+            #[cfg(unix)]
+            FuncEntry::Native(code) => (crate::native::native_array_call, code),
+            #[cfg(not(unix))]
+            FuncEntry::Native(_) => (crate::interp::interp_array_call, core::ptr::null()),
+        }
+    }
+}
+
 impl FuncTier {
     /// The current state.
     pub fn state(&self) -> TierState {
@@ -212,6 +244,16 @@ impl FuncTier {
     pub fn native_entry(&self) -> Option<*const u8> {
         let p = self.wasm_call.load(Ordering::Acquire);
         (!p.is_null()).then_some(p as *const u8)
+    }
+
+    /// How the function is entered now (`Acquire`: published code is
+    /// visible once its entry is).
+    #[inline]
+    pub fn entry(&self) -> FuncEntry {
+        match self.native_entry() {
+            Some(code) => FuncEntry::Native(code),
+            None => FuncEntry::Interpreter,
+        }
     }
 
     /// Why compiling failed, for [`TierState::Failed`].
