@@ -6,7 +6,7 @@
 //! * [`compiled`]: the compiled-module model (code, relocations, trap
 //!   sites) that the compiler produces, the runtime links in memory and
 //!   the file serialises.
-//! * [`file`]: the `.aot` container (see `FORMAT.md` in this crate for the
+//! * [`file`](mod@file): the `.aot` container (see `FORMAT.md` in this crate for the
 //!   byte-by-byte layout): header, section table, compatibility record,
 //!   code, function table, trap tables, relocations; written by
 //!   [`file::write_aot`], read by [`file::AotFile::parse`].

@@ -2,7 +2,7 @@
 //!
 //! Compiled code never links against runtime symbols. It loads
 //! `VMContextHeader::builtins` — a pointer to an array of function pointers,
-//! one per [`BuiltinIndex`], in the order of [`foreach_builtin!`] — and calls
+//! one per [`BuiltinIndex`], in the order of `foreach_builtin!` — and calls
 //! entry `index` indirectly with the target's default C calling convention
 //! (System V on x86-64 Linux). So JIT and AOT code link against exactly the
 //! same helpers and need no patching at load time.

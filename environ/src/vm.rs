@@ -1,7 +1,7 @@
 //! The VM structures that native code and the interpreter share, and the
 //! layout of a VMContext.
 //!
-//! Each structure is declared once with [`vm_structs!`]: the declaration
+//! Each structure is declared once with `vm_structs!`: the declaration
 //! generates the `#[repr(C)]` Rust type *and* a `*Layout` type whose
 //! `for_target(ptr)` computes the field offsets for any pointer size with
 //! C layout rules, so the Cranelift translator can compile for a target whose

@@ -1,7 +1,7 @@
 //! Instances and their VMContext (spec §4.5.4 "Instantiation").
 //!
 //! An [`Instance`] owns one VMContext allocation laid out by the module's
-//! [`VMOffsets`]; the context's header points back at the instance, so any
+//! [`VMOffsets`](kiln_environ::VMOffsets); the context's header points back at the instance, so any
 //! tier holding a vmctx (from a funcref) reaches the instance in one load.
 
 use crate::error::{Error, Result, Trap};

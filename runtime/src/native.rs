@@ -2,7 +2,7 @@
 //!
 //! The runtime does not depend on Cranelift: the JIT (in the `kiln` crate)
 //! and the `.aot` loader both hand over a
-//! [`CompiledModule`](kiln_aot_format::compiled::CompiledModule) — machine
+//! [`kiln_aot_format::compiled::CompiledModule`] — machine
 //! code with trap sites and relocations, kiln's one compiled-module model
 //! — and [`NativeCode::load`] (or [`NativeCode::link`] for code already
 //! mapped) lays it out in [`CodeMemory`] (W^X), resolves its relocations,

@@ -2,7 +2,7 @@
 //! native code and on-stack replacement (OSR) entries. The whole tier-up
 //! policy lives here — budgets and chunks, the threshold, when a function
 //! is queued, when a looping frame asks for and moves to an OSR entry
-//! ([`FuncTier::entries_spent`], [`FuncTier::back_edges_spent`]); the
+//! (`FuncTier::entries_spent`, `FuncTier::back_edges_spent`); the
 //! interpreter only counts down its budget and, when this module says so,
 //! transfers its frame (`interp::exec::osr_transfer`).
 //!
