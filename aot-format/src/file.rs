@@ -429,7 +429,7 @@ fn patch_pc_relative(text: &mut [u8], site: usize, kind: RelocKind, delta: i64) 
             word.copy_from_slice(&d.to_le_bytes());
         }
         RelocKind::Arm64Call => {
-            if delta % 4 != 0 || !(-(1i64 << 27)..(1i64 << 27)).contains(&delta) {
+            if !kind.fits(delta) {
                 return Err(format!("branch displacement {delta} out of ±128 MiB"));
             }
             let insn = u32::from_le_bytes(word.try_into().map_err(|_| "short word")?);

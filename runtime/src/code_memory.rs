@@ -231,7 +231,7 @@ impl CodeMemory {
             }
             RelocKind::Arm64Call => {
                 let delta = value.wrapping_sub(site as i64);
-                if delta % 4 != 0 || !(-(1i64 << 27)..(1i64 << 27)).contains(&delta) {
+                if !kind.fits(delta) {
                     return Err(format!("branch relocation target {target:#x} out of ±128 MiB range"));
                 }
                 let imm26 = ((delta >> 2) as u32) & 0x03ff_ffff;
