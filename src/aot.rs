@@ -252,7 +252,13 @@ fn load(engine: &Engine, bytes: &[u8], source: TextSource) -> Result<Module> {
     let info = file.module_info().map_err(Error::aot)?;
     let code = kiln_runtime::aot::load_code(&file, source)?;
     let wasm = file.wasm.map(<[u8]>::to_vec).unwrap_or_default();
-    let rt = RuntimeModule::from_parts(info, wasm, Some(file.data.to_vec()), engine.inner.registry.clone());
+    let rt = RuntimeModule::from_parts(
+        info,
+        wasm,
+        Some(file.data.to_vec()),
+        engine.inner.registry.clone(),
+        kiln_runtime::tier_entries(),
+    );
     rt.set_native(code)?;
     Ok(Module { engine: engine.clone(), rt })
 }

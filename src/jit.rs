@@ -18,7 +18,7 @@ use crate::{Config, Error, Result};
 use kiln_aot_format::compiled::{CompiledCode, CompiledModule, DefinedEntry};
 use kiln_compiler::{BoundsChecks, Compiler, CompilerOptions, OptLevel};
 use kiln_environ::{DefinedFuncIndex, VMSharedTypeIndex, WasmFuncType};
-use kiln_runtime::native::{HostTrampolines, NativeCode};
+use kiln_runtime::native_code::{HostTrampolines, NativeCode};
 use kiln_runtime::tier::{JobKind, TierCompiler, TierJob};
 use kiln_runtime::{MemoryConfig, RuntimeModule};
 use std::collections::HashMap;

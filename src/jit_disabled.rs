@@ -8,7 +8,7 @@
 use crate::config::NO_COMPILER;
 use crate::{Config, Error, Result};
 use kiln_runtime::RuntimeModule;
-use kiln_runtime::native::NativeCode;
+use kiln_runtime::native_code::NativeCode;
 use kiln_runtime::tier::{TierCompiler, TierJob};
 use std::sync::Arc;
 

@@ -82,7 +82,12 @@ impl Module {
             return Module::from_aot_bytes(engine, &image);
         }
         let binary = if bytes.starts_with(b"\0asm") { bytes.to_vec() } else { wat_to_binary(bytes)? };
-        let rt = RuntimeModule::new(binary, engine.inner.config.features, engine.inner.registry.clone())?;
+        let rt = RuntimeModule::new(
+            binary,
+            engine.inner.config.features,
+            engine.inner.registry.clone(),
+            kiln_runtime::tier_entries(),
+        )?;
         if let Some(jit) = &engine.inner.jit {
             match config.strategy {
                 crate::Strategy::Tiered => rt.set_tier_policy(kiln_runtime::tier::TierPolicy {

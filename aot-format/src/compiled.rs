@@ -7,7 +7,7 @@
 //!   [`CompiledModule`] (a whole module for `jit` and `aotc`, one function
 //!   and its trampoline for a tier-up, one OSR entry).
 //! * The runtime links a [`CompiledModule`] in memory
-//!   (`kiln_runtime::native::NativeCode::load`): lays the code out, resolves
+//!   (`kiln_runtime::native_code::NativeCode::load`): lays the code out, resolves
 //!   every [`RelocTarget`], publishes it W^X and registers its trap sites.
 //! * The `.aot` writer ([`crate::file::write_aot`]) serialises one,
 //!   and [`crate::file::AotFile::compiled_module`] reads it back with

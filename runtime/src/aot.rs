@@ -12,7 +12,7 @@
 
 use crate::code_memory::CodeMemory;
 use crate::error::{Error, Result};
-use crate::native::NativeCode;
+use crate::native_code::NativeCode;
 use kiln_aot_format::AotError;
 use kiln_aot_format::compiled::CompiledModule;
 use kiln_aot_format::file::{AotBounds, AotFile, Compat};

@@ -52,15 +52,16 @@ pub struct Instance {
     /// Evaluated items of each element segment; empty once dropped.
     elem_segments: Vec<Box<[usize]>>,
     memory0: *mut VMMemoryDefinition,
-    /// Translated code of each defined function, once looked up (the
-    /// interpreter's call fast path).
-    interp_cache: Box<[Cell<*const InterpFunc>]>,
+    /// Interpreter code of each defined function, once looked up (the
+    /// interpreter's call fast path; `Instance::interp_func` in
+    /// `crate::interp` fills it).
+    pub(crate) interp_cache: Box<[Cell<*const InterpFunc>]>,
     /// Hotness budget of each defined function in this instance (private
     /// to the store's thread); what it uses is added to the module-wide
     /// counts of its [`crate::tier::FuncTier`] in chunks, so threads
     /// running the same module do not contend on one cache line.
     hotness: Box<[Cell<HotCounters>]>,
-    num_imported_funcs: u32,
+    pub(crate) num_imported_funcs: u32,
     func_ptrs: *mut *const VMFuncRef,
     global_ptrs: *mut *mut VMGlobalDefinition,
     table_ptrs: *mut *mut VMTableDefinition,
@@ -160,18 +161,6 @@ impl Instance {
         unsafe { (&mut (*self.store).memories)[self.memories[index as usize]].definition() }
     }
 
-    /// Interpreter code of function `index` (a defined function),
-    /// translating it on first use.
-    #[inline(always)]
-    pub fn interp_func(&self, index: u32) -> std::result::Result<*const InterpFunc, TrapCode> {
-        let def = index.wrapping_sub(self.num_imported_funcs) as usize;
-        match self.interp_cache.get(def) {
-            Some(cell) if !cell.get().is_null() => Ok(cell.get()),
-            Some(cell) => self.interp_func_slow(def, cell),
-            None => Err(TrapCode::InternalError),
-        }
-    }
-
     /// This instance's hotness budget of defined function `index` (null
     /// for an index that is not a defined function).
     #[inline(always)]
@@ -195,7 +184,7 @@ impl Instance {
         if entry == FuncEntry::Interpreter {
             return false;
         }
-        let (array_call, wasm_call) = entry.funcref_entries();
+        let (array_call, wasm_call) = entry.funcref_entries(&self.module.tier_entries);
         // SAFETY: `def` is a defined function, whose funcref lies inside
         // this instance's VMContext; only this thread accesses it.
         unsafe {
@@ -204,18 +193,6 @@ impl Instance {
             (*fref).array_call = array_call;
         }
         true
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn interp_func_slow(
-        &self,
-        def: usize,
-        cell: &Cell<*const InterpFunc>,
-    ) -> std::result::Result<*const InterpFunc, TrapCode> {
-        let f = self.module.interp_func(DefinedFuncIndex(def as u32)).map_err(|_| TrapCode::InternalError)?;
-        cell.set(f);
-        Ok(f)
     }
 
     /// The callee of `call_indirect` through `table` at `index` with
@@ -368,7 +345,7 @@ impl StoreOpaque {
                 let fi = info.func_index(DefinedFuncIndex(d));
                 let fref = at(off.func_ref(d)) as *mut VMFuncRef;
                 // The function's current entry (`crate::tier::FuncEntry`).
-                let (array_call, wasm_call) = module.tiers[d as usize].entry().funcref_entries();
+                let (array_call, wasm_call) = module.tiers[d as usize].entry().funcref_entries(&module.tier_entries);
                 fref.write(VMFuncRef {
                     array_call,
                     wasm_call,

@@ -10,15 +10,25 @@
 //! * [`builtins`]: the table of builtins compiled code calls.
 //! * [`libcalls`]: helpers for memory, table and bulk operations shared by
 //!   all tiers.
-//! * [`interp`]: the interpreter tier.
+//! * [`interp`]: the interpreter tier; [`interp::code`] is its code object
+//!   (data the core holds), [`interp_stack`] the per-store stack it runs on.
 //! * [`module`]: the runtime's view of a validated module and the engine's
 //!   type registry.
 //! * [`code_memory`]: executable memory for native code and the code
 //!   registry (PC → trap code / function).
-//! * [`native`]: loading a module's native code and the host→native entry
-//!   (stack limit, traps, backtraces).
-//! * [`tier`]: tier-up — hotness, the per-function tier state, publication
-//!   of native code, OSR entries.
+//! * [`native_code`]: native code linked in memory (a compiled module laid
+//!   out, relocated, published and registered), the code object the core
+//!   holds.
+//! * [`native`]: the native tier: the host→native entry (stack limit,
+//!   traps, backtraces).
+//! * [`tier`]: the tier entry interface and tier-up — hotness, the
+//!   per-function tier state, publication of native code, OSR entries.
+//!
+//! Layers: the core (store, instance, module, table, memory, host,
+//! libcalls, builtins, tier, interp_stack) holds code objects
+//! ([`interp::code`], [`native_code`]) and never names an executing tier;
+//! the tiers ([`interp`], [`native`]) run on the core; [`tier_entries`]
+//! wires them in. `tests/layering.rs` checks it.
 //! * [`traphandlers`]: signal handlers turning faults in native wasm into
 //!   traps ([`traphandlers::catch_traps`]).
 //! * [`error`]: the public `Error` and `Trap` types.
@@ -40,11 +50,14 @@ pub mod error;
 pub mod host;
 pub mod instance;
 pub mod interp;
+pub mod interp_stack;
 pub mod libcalls;
 pub mod memory;
 pub mod module;
 #[cfg(unix)]
 pub mod native;
+#[cfg(unix)]
+pub mod native_code;
 pub mod stack;
 pub mod store;
 pub mod table;
@@ -60,3 +73,20 @@ pub use memory::{LinearMemory, MemoryConfig};
 pub use module::{RuntimeModule, TypeRegistry};
 pub use store::{ExternRefData, GlobalEntry, StoreConfig, StoreOpaque};
 pub use table::Table;
+pub use tier::TierEntries;
+
+/// The funcref entries of the runtime's tiers: the interpreter's
+/// ([`interp::interp_array_call`]) and, on Unix, the native tier's
+/// ([`native::native_array_call`]). This is where the tiers are wired into
+/// the core (which never names them): every [`RuntimeModule`] is created
+/// with these.
+pub fn tier_entries() -> TierEntries {
+    TierEntries {
+        interpreter: interp::interp_array_call,
+        #[cfg(unix)]
+        native: native::native_array_call,
+        // No native code without Unix: `FuncEntry::Native` never occurs.
+        #[cfg(not(unix))]
+        native: interp::interp_array_call,
+    }
+}

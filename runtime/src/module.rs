@@ -1,16 +1,16 @@
 //! A validated module as the runtime holds it: metadata, the original
-//! bytes, the VMContext layout, canonical type ids, and each function's
-//! interpreter code, translated on first use.
+//! bytes, the VMContext layout, canonical type ids, each function's tier
+//! state (`crate::tier`), and its code objects: the interpreter's code of
+//! each function (translated on first use by the interpreter, which fills
+//! the module's cells: `RuntimeModule::interp_func` in `crate::interp`) and
+//! native code. The module holds code; it never runs it.
 
 use crate::error::{Error, Result};
 use crate::interp::code::InterpFunc;
-use crate::interp::translate;
 #[cfg(unix)]
-use crate::native::NativeCode;
-use crate::tier::{FuncTier, TierPolicy};
-use kiln_environ::{
-    DefinedFuncIndex, ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType,
-};
+use crate::native_code::NativeCode;
+use crate::tier::{FuncTier, TierEntries, TierPolicy};
+use kiln_environ::{ModuleError, ModuleInfo, PtrSize, VMOffsets, VMSharedTypeIndex, WasmFeatureSet, WasmFuncType};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -66,7 +66,11 @@ pub struct RuntimeModule {
     pub type_ids: Box<[VMSharedTypeIndex]>,
     /// The engine's registry the ids come from.
     pub registry: Arc<TypeRegistry>,
+    /// The interpreter's code of each defined function, once translated.
     pub(crate) interp: Box<[OnceLock<std::result::Result<InterpFunc, ModuleError>>]>,
+    /// The executing tiers' funcref entries (given at creation: see
+    /// [`TierEntries`]).
+    pub(crate) tier_entries: TierEntries,
     /// Native code of every defined function, once compiled (strategy
     /// `jit`); instances created after it is set enter native code.
     #[cfg(unix)]
@@ -82,13 +86,20 @@ pub struct RuntimeModule {
 }
 
 impl RuntimeModule {
-    /// Decodes and validates `wasm` (see [`ModuleInfo::parse`]).
+    /// Decodes and validates `wasm` (see [`ModuleInfo::parse`]); its
+    /// funcrefs will enter the tiers through `tier_entries` (normally
+    /// [`crate::tier_entries`]).
     ///
     /// # Errors
     /// [`crate::ErrorKind::Compile`] with the offset and reason.
-    pub fn new(wasm: Vec<u8>, features: WasmFeatureSet, registry: Arc<TypeRegistry>) -> Result<Arc<RuntimeModule>> {
+    pub fn new(
+        wasm: Vec<u8>,
+        features: WasmFeatureSet,
+        registry: Arc<TypeRegistry>,
+        tier_entries: TierEntries,
+    ) -> Result<Arc<RuntimeModule>> {
         let info = ModuleInfo::parse(&wasm, features).map_err(Error::compile)?;
-        Ok(Self::from_parts(info, wasm, None, registry))
+        Ok(Self::from_parts(info, wasm, None, registry, tier_entries))
     }
 
     /// A module from metadata decoded elsewhere (an `.aot` file): `wasm`
@@ -96,11 +107,13 @@ impl RuntimeModule {
     /// function can be interpreted), `segment_data` the bytes the data
     /// segments' ranges point into (`None`: into `wasm`). The caller
     /// guarantees `info` is consistent (`kiln_aot_format::file` checks it).
+    /// `tier_entries` as for [`RuntimeModule::new`].
     pub fn from_parts(
         info: ModuleInfo,
         wasm: Vec<u8>,
         segment_data: Option<Vec<u8>>,
         registry: Arc<TypeRegistry>,
+        tier_entries: TierEntries,
     ) -> Arc<RuntimeModule> {
         let offsets = VMOffsets::new(PtrSize::HOST, &info);
         let type_ids = info.types.iter().map(|t| registry.intern(t)).collect();
@@ -114,6 +127,7 @@ impl RuntimeModule {
             type_ids,
             registry,
             interp,
+            tier_entries,
             #[cfg(unix)]
             native: OnceLock::new(),
             tiers,
@@ -163,23 +177,6 @@ impl RuntimeModule {
             || self.tiered_code.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|c| c.registration_id() == reg)
     }
 
-    /// The interpreter code of defined function `def`, translating it on
-    /// first use (once, even when several threads ask at the same time).
-    ///
-    /// # Errors
-    /// The translator's error (implementation limits only: the module is
-    /// already validated).
-    pub fn interp_func(&self, def: DefinedFuncIndex) -> std::result::Result<&InterpFunc, &ModuleError> {
-        let cell = &self.interp[def.index()];
-        cell.get_or_init(|| {
-            translate::translate(&self.info, &self.wasm, def).map(|mut f| {
-                f.tier = &self.tiers[def.index()];
-                f
-            })
-        })
-        .as_ref()
-    }
-
     /// The backtrace frame of function `func_index` (names from the name
     /// section), as every tier reports it.
     pub fn frame_info(&self, func_index: u32) -> crate::error::FrameInfo {
@@ -214,18 +211,6 @@ impl RuntimeModule {
             t.set_state(crate::tier::TierState::Ready);
         }
         self.native.set(code).map_err(|_| Error::msg("the module already has native code"))
-    }
-
-    /// Translates every function now (tests and benchmarks use it to
-    /// separate translation from execution).
-    ///
-    /// # Errors
-    /// The first translation error.
-    pub fn translate_all(&self) -> Result<()> {
-        for i in 0..self.info.num_defined_funcs() {
-            self.interp_func(DefinedFuncIndex(i)).map_err(|e| Error::compile(e.clone()))?;
-        }
-        Ok(())
     }
 }
 

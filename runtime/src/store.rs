@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::host::{HostFunc, VMHostFuncContext, host_array_call};
 use crate::instance::Instance;
-use crate::interp::InterpStack;
+use crate::interp_stack::InterpStack;
 use crate::memory::{LinearMemory, MemoryConfig};
 use crate::module::TypeRegistry;
 use crate::table::Table;

@@ -52,7 +52,7 @@
 
 use crate::module::RuntimeModule;
 #[cfg(unix)]
-use crate::native::NativeCode;
+use crate::native_code::NativeCode;
 use kiln_environ::DefinedFuncIndex;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -201,6 +201,21 @@ impl Default for FuncTier {
     }
 }
 
+/// The array-call entries of the executing tiers: what the runtime core
+/// (instances, tables, the store) puts into funcrefs without naming a tier.
+/// A module is given them when it is created; the runtime's composition
+/// root ([`crate::tier_entries`]) supplies the interpreter's and the native
+/// tier's.
+#[derive(Clone, Copy, Debug)]
+pub struct TierEntries {
+    /// The `array_call` entry of every function the interpreter runs
+    /// (`interp::interp_array_call`).
+    pub interpreter: kiln_environ::vm::VMArrayCallFn,
+    /// The `array_call` entry of every function with published native
+    /// code (`native::native_array_call`).
+    pub native: kiln_environ::vm::VMArrayCallFn,
+}
+
 /// How a defined function is entered now: the tier entry interface. A
 /// funcref of a defined function always holds
 /// [`FuncEntry::funcref_entries`] of its function's entry
@@ -220,15 +235,12 @@ impl FuncEntry {
     /// The funcref's `(array_call, wasm_call)` for this entry: the
     /// interpreter's array-call entry and a null `wasm_call` (compiled
     /// callers then take the wasm→array trampoline), or the native entry
-    /// (`native_array_call`) and the code.
+    /// and the code.
     #[inline]
-    pub fn funcref_entries(self) -> (kiln_environ::vm::VMArrayCallFn, *const u8) {
+    pub fn funcref_entries(self, tiers: &TierEntries) -> (kiln_environ::vm::VMArrayCallFn, *const u8) {
         match self {
-            FuncEntry::Interpreter => (crate::interp::interp_array_call, core::ptr::null()),
-            #[cfg(unix)]
-            FuncEntry::Native(code) => (crate::native::native_array_call, code),
-            #[cfg(not(unix))]
-            FuncEntry::Native(_) => (crate::interp::interp_array_call, core::ptr::null()),
+            FuncEntry::Interpreter => (tiers.interpreter, core::ptr::null()),
+            FuncEntry::Native(code) => (tiers.native, code),
         }
     }
 }
@@ -244,6 +256,12 @@ impl FuncTier {
     pub fn native_entry(&self) -> Option<*const u8> {
         let p = self.wasm_call.load(Ordering::Acquire);
         (!p.is_null()).then_some(p as *const u8)
+    }
+
+    /// The cell where the native entry is published (what an interpreter
+    /// code object watches: `InterpFunc::has_native_entry`).
+    pub(crate) fn native_entry_cell(&self) -> *const AtomicPtr<u8> {
+        &self.wasm_call
     }
 
     /// How the function is entered now (`Acquire`: published code is

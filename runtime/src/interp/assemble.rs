@@ -10,8 +10,10 @@
 //! (the test reads only slots, so evaluating it at the bottom is
 //! equivalent), saving one dispatch per iteration.
 
-use super::code::{Handler, Instr, Op};
+use super::code::Op;
+use super::exec::Handler;
 use super::handlers as h;
+use super::ops::Instr;
 
 /// Whether the instruction at `i` disappears in the assembled code: loop
 /// headers, and an `Aux` folded into the preceding op.
@@ -161,7 +163,7 @@ pub(crate) fn assemble(code: &[Instr]) -> (Box<[Op]>, Vec<u32>) {
             super::translate::set_target(&mut inverted, test as u32 + 1);
             ops.push(assemble_one(&inverted, me, &new_index, 0));
             let to = new_index[exit as usize] as i64;
-            ops.push(Op { handler: h::br::<false>, a: (to - me - 1) as i32 as u32, b: 0, c: 0, d: 0 });
+            ops.push(Op::new(h::br::<false>, (to - me - 1) as i32 as u32, 0, 0, 0));
             continue;
         }
         let instr = thread_returns(code, i, &is_target).unwrap_or(*instr);
@@ -185,7 +187,7 @@ fn assemble_one(instr: &Instr, me: i64, new_index: &[u32], aux_a: u32) -> Op {
             if $back { h::$f::<true> as Handler } else { h::$f::<false> as Handler }
         };
     }
-    let op = |handler: Handler, a: u32, b: u32, c: u32| Op { handler, a, b, c, d: 0 };
+    let op = |handler: Handler, a: u32, b: u32, c: u32| Op::new(handler, a, b, c, 0);
     use Instr as I;
     match *instr {
         I::Br { target } => {

@@ -1,4 +1,13 @@
-//! The interpreter's internal code: a register machine over frame slots.
+//! The interpreter's code object: a translated function as data (ops,
+//! frame layout, constant pool, OSR points), like
+//! [`crate::native_code::NativeCode`] for native code. Modules own it
+//! (`RuntimeModule`'s per-function cells, filled by the interpreter at a
+//! function's first call) and instances cache pointers to it; only the
+//! interpreter's executor (`exec`, `handlers`) runs it. This file depends
+//! on nothing else of the runtime, so the runtime core can hold
+//! interpreter code without depending on the interpreter.
+//!
+//! The code is a register machine over frame slots.
 //!
 //! A function's frame is an array of 8-byte slots:
 //!
@@ -18,24 +27,17 @@
 /// A frame slot index relative to the frame pointer.
 pub type Slot = u32;
 
-pub use super::ops::{BinKind, Instr};
-
-/// A handler: executes the [`Op`] at `pc` on the frame at `fp`, with
-/// memory 0's base `mb` and length `ml` in registers, then continues with
-/// the next op (see [`super::exec`]).
-///
-/// # Safety
-/// `pc` points into the code of the function whose frame is at `fp`, the
-/// frame has the function's `frame_size` slots, `mb`/`ml` describe memory
-/// 0 of `st`'s current instance, and `st` is the running activation.
-pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut super::exec::State, *mut u8, usize) -> super::exec::Exit;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// An executable instruction: its handler and up to four operands.
 /// Branch targets are offsets in ops relative to the branch itself.
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub(crate) struct Op {
-    pub handler: Handler,
+    /// The address of the executor's handler for this op, an
+    /// `exec::Handler` (stored untyped so that code is data: `Op::new`
+    /// and `Op::handler` in `exec` give it its type).
+    pub handler: *const (),
     pub a: u32,
     pub b: u32,
     pub c: u32,
@@ -44,9 +46,8 @@ pub(crate) struct Op {
 
 /// A translated function.
 pub struct InterpFunc {
-    /// The translator's output, kept for inspection (`dump_interp`).
-    pub code: Box<[Instr]>,
-    /// What executes: `code` assembled into handler-threaded ops.
+    /// What executes: the translated code assembled into handler-threaded
+    /// ops.
     pub(crate) ops: Box<[Op]>,
     /// Parameter slots.
     pub params: u32,
@@ -56,9 +57,10 @@ pub struct InterpFunc {
     pub consts: Box<[u64]>,
     /// Slots the frame needs in all.
     pub frame_size: u32,
-    /// The function's tier-up slot in its module (set by
-    /// `RuntimeModule::interp_func`; the module owns both).
-    pub(crate) tier: *const crate::tier::FuncTier,
+    /// Where the function's native entry is published: its module's
+    /// `FuncTier::wasm_call` (set by `RuntimeModule::interp_func`; the
+    /// module owns both). Null until then.
+    pub(crate) native_entry: *const AtomicPtr<u8>,
     /// OSR points: the loop headers an interpreted frame can leave for
     /// native code, sorted by `op`.
     pub(crate) osr_points: Box<[OsrPoint]>,
@@ -89,8 +91,8 @@ pub enum OsrValue {
     Const(u64),
 }
 
-// SAFETY: `tier` points into the module that owns this function; the
-// `FuncTier` is itself `Sync`.
+// SAFETY: `native_entry` points into the module that owns this function
+// and is an atomic; everything else is owned data.
 unsafe impl Send for InterpFunc {}
 // SAFETY: as above.
 unsafe impl Sync for InterpFunc {}
@@ -107,12 +109,15 @@ impl InterpFunc {
         (p.rotated && p.op + 1 == index).then_some((i, p))
     }
 
-    /// The function's tier-up slot.
+    /// Whether native code of the function is published (then a call
+    /// should switch the caller's funcref and run it). `Acquire`: the code
+    /// is visible once its entry is.
     #[inline(always)]
-    pub(crate) fn tier(&self) -> &crate::tier::FuncTier {
+    pub(crate) fn has_native_entry(&self) -> bool {
         // SAFETY: set to the owning module's slot before the function is
-        // published, and the module outlives its functions.
-        unsafe { &*self.tier }
+        // handed out (`RuntimeModule::interp_func` is the only way to get
+        // it), and the module outlives its functions.
+        unsafe { !(*self.native_entry).load(Ordering::Acquire).is_null() }
     }
 }
 
@@ -122,7 +127,7 @@ impl std::fmt::Debug for InterpFunc {
             .field("params", &self.params)
             .field("locals", &self.locals)
             .field("frame_size", &self.frame_size)
-            .field("code", &self.code)
+            .field("ops", &self.ops.len())
             .finish_non_exhaustive()
     }
 }
@@ -131,7 +136,7 @@ impl std::fmt::Debug for InterpFunc {
 mod tests {
     #[test]
     fn instr_and_op_sizes() {
-        assert_eq!(core::mem::size_of::<super::Instr>(), 16);
+        assert_eq!(core::mem::size_of::<super::super::ops::Instr>(), 16);
         assert_eq!(core::mem::size_of::<super::Op>(), 24);
     }
 }

@@ -29,9 +29,9 @@
 //! returns, `memory.grow`).
 
 use super::code::{InterpFunc, Op, OsrPoint, OsrValue};
-use super::{Frame, InterpStack};
 use crate::error::{FrameInfo, Trap};
 use crate::instance::Instance;
+use crate::interp_stack::{Frame, InterpStack};
 use crate::store::StoreOpaque;
 use crate::tier::HotCounters;
 use kiln_environ::DefinedFuncIndex;
@@ -39,6 +39,33 @@ use kiln_environ::TrapCode;
 use kiln_environ::vm::VMStoreContext;
 use kiln_environ::vm::{VMFuncRef, ValRaw};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A handler: executes the [`Op`] at `pc` on the frame at `fp`, with
+/// memory 0's base `mb` and length `ml` in registers, then continues with
+/// the next op.
+///
+/// # Safety
+/// `pc` points into the code of the function whose frame is at `fp`, the
+/// frame has the function's `frame_size` slots, `mb`/`ml` describe memory
+/// 0 of `st`'s current instance, and `st` is the running activation.
+pub(crate) type Handler = unsafe fn(*const Op, *mut u64, &mut State, *mut u8, usize) -> Exit;
+
+impl Op {
+    /// An op running `handler` with operand words `a`..`d`.
+    #[inline(always)]
+    pub(crate) fn new(handler: Handler, a: u32, b: u32, c: u32, d: u32) -> Op {
+        Op { handler: handler as *const (), a, b, c, d }
+    }
+
+    /// The op's handler.
+    #[inline(always)]
+    pub(crate) fn handler(&self) -> Handler {
+        // SAFETY: `handler` only ever holds a `Handler` (`Op::new` is the
+        // only constructor), and a function pointer round-trips through
+        // `*const ()` unchanged.
+        unsafe { core::mem::transmute::<*const (), Handler>(self.handler) }
+    }
+}
 
 /// How a handler left the threaded code.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -123,7 +150,7 @@ macro_rules! next {
         let p: *const Op = $pc;
         #[cfg(kiln_tail_calls)]
         {
-            return ((*p).handler)(p, $fp, $st, $mb, $ml);
+            return (*p).handler()(p, $fp, $st, $mb, $ml);
         }
         #[cfg(not(kiln_tail_calls))]
         {
@@ -191,7 +218,7 @@ fn entries_spent(st: &mut State) {
     // SAFETY: the running function, its instance and counters are live.
     unsafe {
         let (module, def) = current_def(st);
-        (*st.func).tier().entries_spent(module, def, &mut *st.hot);
+        module.tier(def).entries_spent(module, def, &mut *st.hot);
     }
 }
 
@@ -204,7 +231,7 @@ fn edges_spent(to: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usi
         let (module, def) = current_def(st);
         let func = &*st.func;
         let at = to.offset_from(func.ops.as_ptr()) as u32;
-        let osr = func.tier().back_edges_spent(module, def, &mut *st.hot, || func.osr_point(at));
+        let osr = module.tier(def).back_edges_spent(module, def, &mut *st.hot, || func.osr_point(at));
         if let Some(((k, point), entry)) = osr
             && !interrupted(st)
             && let Some(exit) = osr_transfer(fp, st, k, point, entry)
@@ -246,7 +273,8 @@ unsafe fn osr_transfer(fp: *mut u64, st: &mut State, k: usize, point: &OsrPoint,
                 OsrValue::Const(bits) => bits,
             };
         }
-        func.tier().osr_entries.fetch_add(1, Ordering::Relaxed);
+        let (module, def) = current_def(st);
+        module.tier(def).osr_entries.fetch_add(1, Ordering::Relaxed);
         let stack = &mut *st.stack;
         let saved_top = stack.top;
         stack.top = buf.add(len).offset_from(stack.base()) as usize;
@@ -369,7 +397,7 @@ pub(crate) unsafe fn run(
         charge(&mut st);
         loop {
             let (pc, fp, mb, ml) = (st.pc, st.fp, st.mb, st.ml);
-            match ((*pc).handler)(pc, fp, &mut st, mb, ml) {
+            match (*pc).handler()(pc, fp, &mut st, mb, ml) {
                 Exit::Continue => {}
                 Exit::Return => return Ok(()),
                 Exit::Trap => {
@@ -448,7 +476,7 @@ unsafe fn interpreted_callee(
 /// array-call buffer length for non-interpreted callees.
 ///
 /// # Safety
-/// The handler contract (see [`super::code::Handler`]); `fref` is live.
+/// The handler contract (see [`Handler`]); `fref` is live.
 #[inline(always)]
 // The handler's five registers plus the callee and its two accessors: a
 // struct would force them through memory on the interpreter's hottest path.
@@ -469,7 +497,7 @@ pub(crate) unsafe fn call_funcref(
         let new_fp = fp.add(args as usize);
         let interp = match interpreted_callee(fref) {
             Some((callee_inst, Ok(f), callee_index)) => {
-                if (*f).tier().native_entry().is_some() {
+                if (*f).has_native_entry() {
                     // Tiered up since this instance last called it.
                     (*callee_inst).promote(callee_index);
                     None

@@ -1,7 +1,7 @@
 //! The handlers of the interpreter's structural operations (control, calls,
 //! variables, bulk memory and tables; the data operations' handlers are
 //! generated from their rows in [`super::ops`]). See [`super::exec`] for
-//! dispatch and [`super::code::Handler`] for the contract every handler
+//! dispatch and [`super::exec::Handler`] for the contract every handler
 //! relies on; all bodies below run under that contract, which is why this
 //! module allows unsafe operations in its unsafe functions.
 //!

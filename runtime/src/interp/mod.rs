@@ -2,17 +2,25 @@
 //!
 //! * `ops`: the instruction set, declared once (one table: instructions,
 //!   operator decoding, lowering to ops, the data operations' handlers).
-//! * [`code`]: the register machine's frame layout, [`Op`], [`InterpFunc`].
+//! * [`code`]: the code object: the register machine's frame layout, `Op`,
+//!   [`code::InterpFunc`].
 //! * [`translate`]: wasm → interpreter code, once per function, lazily at
 //!   its first call.
 //! * `assemble`: lowers that code into handler-threaded ops.
-//! * [`exec`] and `handlers`: execution, with tail-call threaded dispatch in
+//! * `exec` and `handlers`: execution, with tail-call threaded dispatch in
 //!   optimised builds and a dispatch loop otherwise (chosen by `build.rs`).
 //!
 //! The interpreter works on the same VMContext, memories, tables and
 //! globals as native code, and enters and leaves through the array-call
 //! ABI ([`interp_array_call`] is the `array_call` entry of every function
 //! that has no native code), so a tier-up only swaps a funcref's entries.
+//!
+//! The interpreter is a tier above the runtime core (ARCHITECTURE.md,
+//! "Layers of the runtime"): the core holds its code objects (the
+//! module's `InterpFunc` cells, each instance's pointer cache) and its
+//! per-store stack ([`crate::interp_stack`]) as data, and this module fills
+//! and runs them (`RuntimeModule::interp_func`, `Instance::interp_func`
+//! below).
 
 mod assemble;
 pub mod code;
@@ -21,70 +29,16 @@ mod handlers;
 mod ops;
 pub mod translate;
 
-use crate::error::{Error, Trap};
+use crate::error::{Error, Result, Trap};
 use crate::instance::Instance;
+use crate::interp_stack::InterpStack;
+use crate::module::RuntimeModule;
 use crate::store::StoreOpaque;
-use code::{InterpFunc, Op};
+use code::InterpFunc;
 use exec::Unwind;
-use kiln_environ::TrapCode;
 use kiln_environ::vm::{VMContext, VMFuncRef, ValRaw};
-
-/// A caller's state saved across a wasm→wasm call.
-#[derive(Clone, Copy)]
-pub(crate) struct Frame {
-    pub func: *const InterpFunc,
-    pub inst: *mut Instance,
-    pub pc: *const Op,
-    pub fp: *mut u64,
-    pub func_index: u32,
-    /// The caller's instance-local hotness budget.
-    pub hot: *mut crate::tier::HotCounters,
-}
-
-/// The interpreter's stack of one store: value slots and frame records,
-/// shared by nested activations (each starts above the previous one's top).
-pub struct InterpStack {
-    slots: Box<[u64]>,
-    pub(crate) frames: Vec<Frame>,
-    /// First free slot for a new activation.
-    pub(crate) top: usize,
-    pub(crate) max_frames: usize,
-    max_slots: usize,
-}
-
-// SAFETY: the raw pointers in `frames` point into the owning store (its
-// instances and this stack), which moves between threads as a whole.
-unsafe impl Send for InterpStack {}
-
-impl InterpStack {
-    /// A stack allowing `max_wasm_stack` bytes of interpreter frames.
-    pub fn new(max_wasm_stack: usize) -> InterpStack {
-        InterpStack {
-            slots: Box::new([]),
-            frames: Vec::new(),
-            top: 0,
-            // A frame costs at least its 40-byte record and one slot.
-            max_frames: (max_wasm_stack / 48).max(16),
-            max_slots: (max_wasm_stack / 8).max(1024),
-        }
-    }
-
-    pub(crate) fn base(&mut self) -> *mut u64 {
-        self.slots.as_mut_ptr()
-    }
-
-    pub(crate) fn end(&mut self) -> *mut u64 {
-        // SAFETY: one past the end of the slot array.
-        unsafe { self.slots.as_mut_ptr().add(self.slots.len()) }
-    }
-
-    fn ensure_allocated(&mut self) {
-        if self.slots.is_empty() {
-            // Zeroed allocation: pages are only touched when used.
-            self.slots = vec![0u64; self.max_slots].into_boxed_slice();
-        }
-    }
-}
+use kiln_environ::{DefinedFuncIndex, ModuleError, TrapCode};
+use std::cell::Cell;
 
 /// The array-call entry of every interpreted function (see
 /// [`kiln_environ::vm::VMArrayCallFn`]).
@@ -151,7 +105,7 @@ unsafe fn enter(
     func_index: u32,
     args: *mut ValRaw,
     args_len: usize,
-) -> Result<(), Unwind> {
+) -> std::result::Result<(), Unwind> {
     // SAFETY: the store is live and not otherwise borrowed during guest
     // execution; the stack lives inside it.
     unsafe {
@@ -172,11 +126,7 @@ unsafe fn enter(
         };
         let top = (*stack).top;
         let fp = (*stack).base().add(top);
-        // The stack is live and not otherwise borrowed here (the caller's
-        // contract), so a shared reference to its slots is sound.
-        #[allow(clippy::needless_borrow)]
-        let capacity = (&(*stack).slots).len();
-        if top + (*func).frame_size as usize > capacity {
+        if top + (*func).frame_size as usize > (*stack).capacity() {
             return Err(TrapCode::StackOverflow.into());
         }
         core::ptr::copy_nonoverlapping(args as *const u64, fp, params);
@@ -189,5 +139,65 @@ unsafe fn enter(
 impl From<Trap> for Unwind {
     fn from(t: Trap) -> Self {
         Unwind::Trap(t)
+    }
+}
+
+/// The interpreter's code of a module's functions: the module owns the
+/// cells (`RuntimeModule::interp`), the interpreter fills them.
+impl RuntimeModule {
+    /// The interpreter code of defined function `def`, translating it on
+    /// first use (once, even when several threads ask at the same time).
+    ///
+    /// # Errors
+    /// The translator's error (implementation limits only: the module is
+    /// already validated).
+    pub fn interp_func(&self, def: DefinedFuncIndex) -> std::result::Result<&InterpFunc, &ModuleError> {
+        let cell = &self.interp[def.index()];
+        cell.get_or_init(|| {
+            translate::translate(&self.info, &self.wasm, def).map(|mut f| {
+                f.native_entry = self.tier(def).native_entry_cell();
+                f
+            })
+        })
+        .as_ref()
+    }
+
+    /// Translates every function now (tests and benchmarks use it to
+    /// separate translation from execution).
+    ///
+    /// # Errors
+    /// The first translation error.
+    pub fn translate_all(&self) -> Result<()> {
+        for i in 0..self.info.num_defined_funcs() {
+            self.interp_func(DefinedFuncIndex(i)).map_err(|e| Error::compile(e.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The interpreter's per-instance code cache (`Instance::interp_cache`).
+impl Instance {
+    /// Interpreter code of function `index` (a defined function),
+    /// translating it on first use.
+    #[inline(always)]
+    pub fn interp_func(&self, index: u32) -> std::result::Result<*const InterpFunc, TrapCode> {
+        let def = index.wrapping_sub(self.num_imported_funcs) as usize;
+        match self.interp_cache.get(def) {
+            Some(cell) if !cell.get().is_null() => Ok(cell.get()),
+            Some(cell) => self.interp_func_slow(def, cell),
+            None => Err(TrapCode::InternalError),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn interp_func_slow(
+        &self,
+        def: usize,
+        cell: &Cell<*const InterpFunc>,
+    ) -> std::result::Result<*const InterpFunc, TrapCode> {
+        let f = self.module().interp_func(DefinedFuncIndex(def as u32)).map_err(|_| TrapCode::InternalError)?;
+        cell.set(f);
+        Ok(f)
     }
 }

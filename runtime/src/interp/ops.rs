@@ -30,8 +30,8 @@
 
 #![allow(unsafe_op_in_unsafe_fn)]
 
-use super::code::{Handler, Op, Slot};
-use super::exec::{Exit, State, next, trap};
+use super::code::{Op, Slot};
+use super::exec::{Exit, Handler, State, next, trap};
 use super::handlers::{jump, target};
 use kiln_environ::TrapCode;
 use wasmparser::{MemArg, Operator};
@@ -123,7 +123,7 @@ pub(super) enum Shape {
 }
 
 fn op(handler: Handler, a: u32, b: u32, c: u32, d: u32) -> Op {
-    Op { handler, a, b, c, d }
+    Op::new(handler, a, b, c, d)
 }
 
 /// The op of a structural instruction: its fields in order as words `a`,
@@ -329,7 +329,7 @@ macro_rules! define_ops {
             })
         }
 
-        // ---- the data operations' handlers (contract: `code::Handler`) ----
+        // ---- the data operations' handlers (contract: `exec::Handler`) ----
 
         $(
             unsafe fn $bh(pc: *const Op, fp: *mut u64, st: &mut State, mb: *mut u8, ml: usize) -> Exit {

@@ -18,8 +18,8 @@
 //! computed the value; `br_if`/`if` fuse with a preceding i32 comparison
 //! or `i32.eqz`.
 
-use super::code::{BinKind, Instr, InterpFunc, OsrPoint, OsrValue, Slot};
-use super::ops::{self, Shape};
+use super::code::{InterpFunc, OsrPoint, OsrValue, Slot};
+use super::ops::{self, BinKind, Instr, Shape};
 use kiln_environ::{DefinedFuncIndex, ModuleError, ModuleInfo, WasmFuncType, WasmValType};
 use std::collections::HashMap;
 use wasmparser::{BinaryReader, BlockType, FunctionBody, Operator};
@@ -33,6 +33,31 @@ const MAX_FRAME_SLOTS: u32 = 1 << 24;
 /// Only for implementation limits (a frame over 2^24 slots) or constructs
 /// the interpreter does not execute (SIMD); the module was validated before.
 pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Result<InterpFunc, ModuleError> {
+    translate_impl(info, wasm, def, None)
+}
+
+/// [`translate`], also giving the translator's instruction list before
+/// assembly, one line per instruction (a debugging aid: the
+/// `dump_interp` example prints it; the code object does not keep it).
+///
+/// # Errors
+/// As [`translate`].
+pub fn translate_with_listing(
+    info: &ModuleInfo,
+    wasm: &[u8],
+    def: DefinedFuncIndex,
+) -> Result<(InterpFunc, Vec<String>), ModuleError> {
+    let mut listing = Vec::new();
+    let f = translate_impl(info, wasm, def, Some(&mut listing))?;
+    Ok((f, listing))
+}
+
+fn translate_impl(
+    info: &ModuleInfo,
+    wasm: &[u8],
+    def: DefinedFuncIndex,
+    listing: Option<&mut Vec<String>>,
+) -> Result<InterpFunc, ModuleError> {
     let body_range =
         info.function_bodies.get(def.index()).ok_or_else(|| err(0, "function body out of range"))?.range.clone();
     let body = FunctionBody::new(BinaryReader::new(&wasm[body_range.clone()], body_range.start as u64));
@@ -111,6 +136,9 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
     if frame_size > MAX_FRAME_SLOTS as u64 {
         return Err(err(body_range.start as u64, "function frame is too large for the interpreter"));
     }
+    if let Some(listing) = listing {
+        listing.extend(t.code.iter().map(|i| format!("{i:?}")));
+    }
     let (ops, new_index) = super::assemble::assemble(&t.code);
     let mut osr_points: Vec<OsrPoint> = t
         .loops
@@ -127,13 +155,12 @@ pub fn translate(info: &ModuleInfo, wasm: &[u8], def: DefinedFuncIndex) -> Resul
         .collect();
     osr_points.sort_by_key(|p| p.op);
     Ok(InterpFunc {
-        code: t.code.into_boxed_slice(),
         ops,
         params: ty.params.len() as u32,
         locals,
         consts: t.consts.into_boxed_slice(),
         frame_size: frame_size as u32,
-        tier: std::ptr::null(),
+        native_entry: std::ptr::null(),
         osr_points: osr_points.into_boxed_slice(),
     })
 }

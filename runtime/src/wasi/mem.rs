@@ -135,7 +135,7 @@ impl<'a> GuestMemory<'a> {
         Ok(out)
     }
 
-    /// The bytes of `iovs` concatenated, at most [`MAX_TRANSFER`] of them.
+    /// The bytes of `iovs` concatenated, at most `MAX_TRANSFER` of them.
     pub fn gather(&self, iovs: &[Iovec]) -> WasiResult<Vec<u8>> {
         let total: usize = iovs.iter().map(|v| v.len as usize).fold(0usize, usize::saturating_add);
         let mut out = Vec::with_capacity(total.min(MAX_TRANSFER));
