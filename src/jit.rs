@@ -119,12 +119,20 @@ impl Jit {
     /// Links `module`'s compiled code in memory: trampolines it refers to
     /// but does not carry are the engine's shared wasm→array trampolines
     /// ([`HostTrampolines::wasm_to_array`], by module type index).
+    /// Each distinct type's trampoline is looked up once per batch (the
+    /// engine's cache is behind a mutex).
     fn load(&self, rt: &RuntimeModule, module: &CompiledModule<'_>) -> Result<NativeCode> {
+        let seen = std::cell::RefCell::new(std::collections::HashMap::<u32, usize>::new());
         let external = |ty: u32| -> kiln_runtime::Result<usize> {
+            if let Some(&addr) = seen.borrow().get(&ty) {
+                return Ok(addr);
+            }
             let (Some(fty), Some(&id)) = (rt.info.types.get(ty as usize), rt.type_ids.get(ty as usize)) else {
                 return Err(Error::msg(format!("JIT: trampoline for type {ty}, which the module does not have")));
             };
-            Ok(self.wasm_to_array(id, fty)? as usize)
+            let addr = self.wasm_to_array(id, fty)? as usize;
+            seen.borrow_mut().insert(ty, addr);
+            Ok(addr)
         };
         NativeCode::load(module, &external)
     }

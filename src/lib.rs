@@ -1,9 +1,11 @@
 //! # kiln
 //!
-//! A WebAssembly runtime: an interpreter tier today, with Cranelift JIT,
-//! hotness-driven tier-up with on-stack replacement, and AOT compilation
-//! built on the same structures. This crate is the public API (modelled on
-//! Wasmtime's) and hosts the `kiln` CLI and the wast runner.
+//! A WebAssembly runtime with tiered execution: every function starts in
+//! an interpreter, and hot functions are compiled by Cranelift (on
+//! background threads, with on-stack replacement for long-running loops);
+//! a whole module can also be compiled up front (`Strategy::Jit`) or ahead
+//! of time into an `.aot` file. This crate is the public API (modelled on
+//! Wasmtime's) and hosts the `kiln` CLI, `aotc` and the wast runner.
 //!
 //! ```
 //! use kiln::{Engine, Linker, Module, Store};

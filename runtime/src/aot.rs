@@ -14,7 +14,6 @@ use crate::code_memory::CodeMemory;
 use crate::error::{Error, Result};
 use crate::native_code::NativeCode;
 use kiln_aot_format::AotError;
-use kiln_aot_format::compiled::CompiledModule;
 use kiln_aot_format::file::{AotBounds, AotFile, Compat};
 use kiln_environ::PtrSize;
 use kiln_environ::vm::layout_fingerprint;
@@ -163,28 +162,6 @@ pub enum TextSource {
     Bytes,
 }
 
-/// Refuses a PC-relative relocation whose displacement its instruction
-/// cannot encode. `AotFile::parse` checked every site and target index;
-/// the distance to a library call (in this runtime) or the addend's effect
-/// is known only once the code is mapped, and must be an `.aot` error
-/// rather than a failure of `NativeCode::link`.
-fn check_displacements(module: &CompiledModule<'_>, mem: &CodeMemory) -> Result<()> {
-    for (i, c) in module.code.iter().enumerate() {
-        for r in &c.relocs {
-            let target = NativeCode::resolve(mem, module, r, &no_external)?;
-            let site = mem.func_ptr(i) as i64 + i64::from(r.offset);
-            let delta = (target as i64).wrapping_add(r.addend).wrapping_sub(site);
-            if !r.kind.fits(delta) {
-                return Err(Error::aot(AotError::Malformed(format!(
-                    "code entry {i}: relocation at {} ({:?} to {:?}, addend {}): displacement {delta:#x} out of range",
-                    r.offset, r.kind, r.target, r.addend
-                ))));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// An `.aot` file carries every trampoline its code refers to.
 fn no_external(ty: u32) -> Result<usize> {
     Err(Error::aot(AotError::Malformed(format!("relocation to the trampoline of type {ty}, which the file lacks"))))
@@ -211,7 +188,9 @@ pub fn load_code(file: &AotFile<'_>, source: TextSource) -> Result<NativeCode> {
         _ => CodeMemory::from_text(file.text, ranges),
     }
     .map_err(|e| Error::msg(format!("loading .aot code: {e}")))?;
+    // `AotFile::parse` checked every site and target index; the distance
+    // to a library call (in this runtime) or the addend's effect is known
+    // only once the code is mapped, and is an `.aot` error.
     let module = file.compiled_module();
-    check_displacements(&module, &mem)?;
-    NativeCode::link(mem, &module, &no_external)
+    NativeCode::link_reporting(mem, &module, &no_external, &|m| Error::aot(AotError::Malformed(m)))
 }

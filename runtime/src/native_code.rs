@@ -89,9 +89,26 @@ impl NativeCode {
     /// # Errors
     /// As [`NativeCode::load`].
     pub fn link(
+        mem: CodeMemory,
+        module: &CompiledModule<'_>,
+        external: &dyn Fn(u32) -> Result<usize>,
+    ) -> Result<NativeCode> {
+        Self::link_reporting(mem, module, external, &|m| Error::msg(format!("relocating native code: {m}")))
+    }
+
+    /// [`NativeCode::link`], with `bad_displacement` making the error for a
+    /// PC-relative relocation whose displacement its instruction cannot
+    /// encode (given the message: entry, offset, kind, target, addend and
+    /// displacement). The `.aot` loader reports it as a malformed file;
+    /// each relocation is resolved once.
+    ///
+    /// # Errors
+    /// As [`NativeCode::link`].
+    pub fn link_reporting(
         mut mem: CodeMemory,
         module: &CompiledModule<'_>,
         external: &dyn Fn(u32) -> Result<usize>,
+        bad_displacement: &dyn Fn(String) -> Error,
     ) -> Result<NativeCode> {
         let n = mem.len();
         if n != module.code.len() {
@@ -100,6 +117,14 @@ impl NativeCode {
         for (i, c) in module.code.iter().enumerate() {
             for r in &c.relocs {
                 let target = Self::resolve(&mem, module, r, external)?;
+                let site = mem.func_ptr(i) as i64 + i64::from(r.offset);
+                let delta = (target as i64).wrapping_add(r.addend).wrapping_sub(site);
+                if !r.kind.fits(delta) {
+                    return Err(bad_displacement(format!(
+                        "code entry {i}: relocation at {} ({:?} to {:?}, addend {}): displacement {delta:#x} out of range",
+                        r.offset, r.kind, r.target, r.addend
+                    )));
+                }
                 mem.apply(i, r.offset, r.kind, target, r.addend)
                     .map_err(|e| Error::msg(format!("relocating native code: {e}")))?;
             }
@@ -272,5 +297,31 @@ mod tests {
         assert!(err(one(abs8(0, RelocTarget::Code(1)))).contains("code entry 1 of 1"));
         assert!(err(one(abs8(0, RelocTarget::Trampoline(4)))).contains("type 4 refused"));
         assert!(err(one(abs8(20, RelocTarget::Code(0)))).contains("outside function 0"));
+    }
+
+    #[test]
+    fn a_displacement_out_of_range_is_reported_through_the_hook() {
+        let kind = if cfg!(target_arch = "aarch64") { RelocKind::Arm64Call } else { RelocKind::X86CallPCRel4 };
+        let far = Relocation { offset: 0, kind, target: RelocTarget::Code(0), addend: 1 << 40 };
+        let module = CompiledModule {
+            code: vec![code(CodeKind::Function, 0, vec![far])],
+            defined: vec![],
+            type_trampolines: vec![],
+        };
+        let layout = [(&*module.code[0].code, 16)];
+        let no = |_: u32| -> Result<usize> { Err(Error::msg("no")) };
+        let mem = CodeMemory::new(&layout).unwrap();
+        let err = NativeCode::link_reporting(mem, &module, &no, &|m| Error::msg(format!("HOOK {m}"))).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("HOOK code entry 0: relocation at 0"), "{msg}");
+        assert!(msg.contains("out of range"), "{msg}");
+        // `link` reports the same site as a relocation failure.
+        let mem = CodeMemory::new(&layout).unwrap();
+        let msg = NativeCode::link(mem, &module, &no).unwrap_err().to_string();
+        assert!(msg.contains("relocating native code: code entry 0"), "{msg}");
+        // In range, the same relocation links.
+        let near = Relocation { addend: 0, ..module.code[0].relocs[0] };
+        let module = CompiledModule { code: vec![code(CodeKind::Function, 0, vec![near])], ..module };
+        assert!(NativeCode::load(&module, &no).is_ok());
     }
 }

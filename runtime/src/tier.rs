@@ -203,17 +203,19 @@ impl Default for FuncTier {
 
 /// The array-call entries of the executing tiers: what the runtime core
 /// (instances, tables, the store) puts into funcrefs without naming a tier.
-/// A module is given them when it is created; the runtime's composition
-/// root ([`crate::tier_entries`]) supplies the interpreter's and the native
-/// tier's.
+/// A module is given them when it is created. Only the runtime's
+/// composition root ([`crate::tier_entries`]) makes one (the fields are
+/// private to the crate), so a funcref entry is always one of the
+/// runtime's own, whose contracts the tiers rely on (the interpreter, for
+/// one, recognises an interpreted callee by its entry).
 #[derive(Clone, Copy, Debug)]
 pub struct TierEntries {
     /// The `array_call` entry of every function the interpreter runs
     /// (`interp::interp_array_call`).
-    pub interpreter: kiln_environ::vm::VMArrayCallFn,
+    pub(crate) interpreter: kiln_environ::vm::VMArrayCallFn,
     /// The `array_call` entry of every function with published native
     /// code (`native::native_array_call`).
-    pub native: kiln_environ::vm::VMArrayCallFn,
+    pub(crate) native: kiln_environ::vm::VMArrayCallFn,
 }
 
 /// How a defined function is entered now: the tier entry interface. A
@@ -518,8 +520,9 @@ impl FuncTier {
         if queue {
             module.submit(def, JobKind::Function);
         }
+        let point = point?;
         let entry = self.osr_entry.load(Ordering::Acquire);
-        point.filter(|_| !entry.is_null()).map(|p| (p, entry))
+        (!entry.is_null()).then_some((point, entry))
     }
 }
 
