@@ -161,7 +161,7 @@ mod compiler {
         // wasm→array trampolines for the types compiled calls fall back on.
         let (mut w2a_slot, mut w2a_types) = (HashMap::new(), Vec::new());
         for f in &compiled {
-            for r in &f.relocs {
+            for r in f.relocs.iter() {
                 if let RelocTarget::Trampoline(ty) = r.target {
                     let s =
                         *shape.get(ty as usize).ok_or_else(|| Error::msg(format!("aotc: trampoline for type {ty}")))?;

@@ -166,11 +166,13 @@ pub struct CompiledCode<'a> {
     pub code: Cow<'a, [u8]>,
     /// Required alignment of the code in bytes (a power of two; 0 means 1).
     pub alignment: u32,
-    /// Every instruction that can trap, sorted by offset.
-    pub traps: Vec<TrapSite>,
+    /// Every instruction that can trap, sorted by offset (owned from the
+    /// compiler, borrowed from an `.aot` file's trap table).
+    pub traps: Cow<'a, [TrapSite]>,
     /// Relocations to resolve before the code runs (usually few:
-    /// everything else is reached through the VMContext).
-    pub relocs: Vec<Relocation>,
+    /// everything else is reached through the VMContext); owned or
+    /// borrowed as `traps`.
+    pub relocs: Cow<'a, [Relocation]>,
 }
 
 /// The entries of one defined function in a [`CompiledModule`].
@@ -236,7 +238,14 @@ mod tests {
     use super::*;
 
     fn code(kind: CodeKind, index: u32) -> CompiledCode<'static> {
-        CompiledCode { kind, index, code: Cow::Owned(vec![0xc3]), alignment: 16, traps: vec![], relocs: vec![] }
+        CompiledCode {
+            kind,
+            index,
+            code: Cow::Owned(vec![0xc3]),
+            alignment: 16,
+            traps: Cow::Owned(vec![]),
+            relocs: Cow::Owned(vec![]),
+        }
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
     funcs.len32(n);
     let (mut ntraps, mut nrelocs) = (0u32, 0u32);
     for (i, c) in module.code.iter().enumerate() {
-        let mut t = c.traps.clone();
+        let mut t = c.traps.to_vec();
         t.sort_by_key(|t| t.code_offset);
         let trap_start = ntraps;
         for t in &t {
@@ -288,7 +288,7 @@ pub fn write_aot(input: &AotInput<'_>) -> Result<Vec<u8>, AotError> {
             ntraps += 1;
         }
         let reloc_start = nrelocs;
-        for r in &c.relocs {
+        for r in c.relocs.iter() {
             if r.offset as u64 + r.kind.size() as u64 > c.code.len() as u64 {
                 return Err(bad(format!("code entry {i}: relocation at {} outside the code", r.offset)));
             }
@@ -816,11 +816,12 @@ impl<'a> AotFile<'a> {
     }
 
     /// The compiled-module model of the file's code, borrowing the code
-    /// from the text: what the runtime's linker takes
+    /// from the text and the trap sites and relocations from the file's
+    /// decoded tables (nothing is copied): what the runtime's linker takes
     /// (`kiln_runtime::aot::load_code`). Relocation targets are library
     /// calls and code entries ([`RelocTarget::Code`]); the PC-relative
     /// ones between entries were resolved by [`write_aot`].
-    pub fn compiled_module(&self) -> CompiledModule<'a> {
+    pub fn compiled_module(&self) -> CompiledModule<'_> {
         let code = self
             .code
             .iter()
@@ -831,8 +832,8 @@ impl<'a> AotFile<'a> {
                 code: Cow::Borrowed(&self.text[e.text_range()]),
                 // Already laid out in the text.
                 alignment: 1,
-                traps: self.entry_traps(i).to_vec(),
-                relocs: self.entry_relocs(i).to_vec(),
+                traps: Cow::Borrowed(self.entry_traps(i)),
+                relocs: Cow::Borrowed(self.entry_relocs(i)),
             })
             .collect();
         let defined = self
@@ -877,8 +878,8 @@ mod tests {
             index,
             code: Cow::Owned((0..len as u8).collect()),
             alignment: 16,
-            traps: vec![TrapSite { code_offset: 1, code: TrapCode::UnreachableCodeReached }],
-            relocs,
+            traps: vec![TrapSite { code_offset: 1, code: TrapCode::UnreachableCodeReached }].into(),
+            relocs: relocs.into(),
         }
     }
 
@@ -964,7 +965,7 @@ mod tests {
         assert!(write(&m).unwrap_err().to_string().contains("defined entry 0 is for defined function 1"));
 
         let mut m = module();
-        m.code[1].relocs[0].target = RelocTarget::Function(DefinedFuncIndex(5));
+        m.code[1].relocs.to_mut()[0].target = RelocTarget::Function(DefinedFuncIndex(5));
         assert!(write(&m).unwrap_err().to_string().contains("defined function 5 outside the batch"));
 
         let mut m = module();

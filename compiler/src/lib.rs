@@ -483,8 +483,8 @@ impl Compiler {
             index,
             code: std::borrow::Cow::Owned(buffer.data().to_vec()),
             alignment: compiled.buffer.alignment.max(isa.function_alignment().minimum),
-            traps,
-            relocs,
+            traps: traps.into(),
+            relocs: relocs.into(),
         })
     }
 }

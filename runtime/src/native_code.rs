@@ -115,7 +115,7 @@ impl NativeCode {
             return Err(Error::msg(format!("native code: {n} laid out of {} compiled", module.code.len())));
         }
         for (i, c) in module.code.iter().enumerate() {
-            for r in &c.relocs {
+            for r in c.relocs.iter() {
                 let target = Self::resolve(&mem, module, r, external)?;
                 let site = mem.func_ptr(i) as i64 + i64::from(r.offset);
                 let delta = (target as i64).wrapping_add(r.addend).wrapping_sub(site);
@@ -245,8 +245,8 @@ mod tests {
             index,
             code: Cow::Owned(vec![0xcc; 24]),
             alignment: 16,
-            traps: vec![TrapSite { code_offset: 0, code: TrapCode::UnreachableCodeReached }],
-            relocs,
+            traps: vec![TrapSite { code_offset: 0, code: TrapCode::UnreachableCodeReached }].into(),
+            relocs: relocs.into(),
         }
     }
 
