@@ -23,17 +23,17 @@
 //!   traps, backtraces).
 //! * [`tier`]: the tier entry interface and tier-up — hotness, the
 //!   per-function tier state, publication of native code, OSR entries.
+//! * [`traphandlers`]: signal handlers turning faults in native wasm into
+//!   traps ([`traphandlers::catch_traps`]).
+//! * [`error`]: the public `Error` and `Trap` types.
+//! * [`wasi`]: WASI preview1 over a context and guest memory, and preview0
+//!   (`wasi_unstable`) translated onto it.
 //!
 //! Layers: the core (store, instance, module, table, memory, host,
 //! libcalls, builtins, tier, interp_stack) holds code objects
 //! ([`interp::code`], [`native_code`]) and never names an executing tier;
 //! the tiers ([`interp`], [`native`]) run on the core; [`tier_entries`]
 //! wires them in. `tests/layering.rs` checks it.
-//! * [`traphandlers`]: signal handlers turning faults in native wasm into
-//!   traps ([`traphandlers::catch_traps`]).
-//! * [`error`]: the public `Error` and `Trap` types.
-//! * [`wasi`]: WASI preview1 over a context and guest memory, and preview0
-//!   (`wasi_unstable`) translated onto it.
 //!
 //! `unsafe` code is confined to the VM-facing modules (instance, memory,
 //! interp, host, libcalls, store, code_memory, traphandlers); every block

@@ -65,7 +65,7 @@ impl NativeCode {
     ///
     /// # Errors
     /// A target that does not resolve (see [`NativeCode::load`]).
-    pub fn resolve(
+    fn resolve(
         mem: &CodeMemory,
         module: &CompiledModule<'_>,
         r: &Relocation,
